@@ -1,0 +1,73 @@
+//! `ivr`: the operator's command line. `serve` runs every route locally,
+//! `check` validates a config before it is deployed.
+
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shared::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "ivr",
+    version,
+    about = "A config.ini-driven Twilio IVR: serve it locally, check it before deploying"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every route on 127.0.0.1, with the same handlers as the Lambda functions.
+    Serve {
+        /// config.ini to serve (default: $IVR_CONFIG, else ./config.ini, else the embedded copy)
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
+    /// Validate a config.ini: exit 0 if valid, 1 with `PATH:LINE: [section] key: message` lines if not.
+    Check {
+        /// default: ./config.ini
+        path: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { path } => check(path.unwrap_or_else(|| PathBuf::from("config.ini"))),
+        Command::Serve { config, port } => serve::run(config, port),
+    }
+}
+
+fn check(path: PathBuf) -> ExitCode {
+    let shown = path.display().to_string();
+    match Config::load(&path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("{}", w.render(&shown));
+            }
+            let c = &loaded.config;
+            eprintln!(
+                "{shown}: ok ({} actions, {} menus, {} hours sections, {} warnings)",
+                c.actions.len(),
+                c.menus.len() + 1,
+                c.hours.len(),
+                loaded.warnings.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                println!("{}", d.render(&shown));
+            }
+            eprintln!("{shown}: {} error(s)", e.diagnostics.len());
+            ExitCode::from(1)
+        }
+    }
+}

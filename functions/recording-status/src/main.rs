@@ -1,0 +1,6 @@
+//! `/ivr/callback/voicemail/alert_sms` on AWS Lambda: wiring only; the handler lives in `shared`.
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run(shared::Function::RecordingStatus).await
+}

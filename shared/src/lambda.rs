@@ -1,0 +1,97 @@
+//! Lambda glue: an API Gateway event in, the shared handler, a response out.
+//! A function's `main` is one call to [`run`].
+
+use std::convert::Infallible;
+
+use lambda_http::request::RequestContext;
+pub use lambda_http::Error;
+use lambda_http::{service_fn, Body, Request, RequestExt, Response};
+
+use crate::routes::Function;
+use crate::shell::{self, ConfigSource, Startup};
+use crate::web::WebRequest;
+
+/// Starts the function: validates the embedded config (or `IVR_CONFIG`) and
+/// the auth token once, then serves events. An invalid config or a missing
+/// token stops it with one clear log line instead of serving anything.
+pub async fn run(function: Function) -> Result<(), Error> {
+    shell::init_logging();
+    let startup = match shell::startup(ConfigSource::Embedded, Some(function), true) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(function = function.name(), error = %e, "refusing to start");
+            std::process::exit(1);
+        }
+    };
+    for w in &startup.warnings {
+        tracing::warn!(function = function.name(), config = %w.render(&startup.source.to_string()), "config warning");
+    }
+    // Lives for the whole instance; leaking it gives the handler a 'static borrow.
+    let st: &'static Startup = Box::leak(Box::new(startup));
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(handle(st, req).await)
+    }))
+    .await
+}
+
+async fn handle(st: &Startup, req: Request) -> Response<Body> {
+    let stage = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => c.stage.clone(),
+        Some(RequestContext::ApiGatewayV1(c)) => c.stage.clone(),
+        _ => None,
+    };
+    let (stage_prefix, path) = split_stage(req.uri().path(), stage.as_deref());
+    let web = WebRequest {
+        method: req.method().clone(),
+        path,
+        query: req.uri().query().map(str::to_string),
+        headers: req.headers().clone(),
+        body: req.body().as_ref().to_vec(),
+        stage_prefix,
+    };
+    let handled = shell::serve_one(&st.app, &st.messenger, &st.clock, &web).await;
+    Response::builder()
+        .status(handled.response.status)
+        .header("content-type", handled.response.content_type)
+        .body(Body::Text(handled.response.body))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// API Gateway puts a named stage in front of the path (`/api/ivr`); Twilio
+/// signed the URL with it, routing wants it gone.
+fn split_stage(path: &str, stage: Option<&str>) -> (Option<String>, String) {
+    if let Some(stage) = stage.filter(|s| !s.is_empty() && *s != "$default") {
+        let prefix = format!("/{stage}");
+        if let Some(rest) = path.strip_prefix(&prefix) {
+            if rest.starts_with('/') {
+                return (Some(prefix), rest.to_string());
+            }
+        }
+    }
+    (None, path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_stage;
+
+    #[test]
+    fn strips_named_stages_only() {
+        assert_eq!(
+            split_stage("/api/ivr/menu", Some("api")),
+            (Some("/api".into()), "/ivr/menu".into())
+        );
+        assert_eq!(
+            split_stage("/ivr/menu", Some("$default")),
+            (None, "/ivr/menu".into())
+        );
+        assert_eq!(
+            split_stage("/ivr/menu", Some("api")),
+            (None, "/ivr/menu".into())
+        );
+        assert_eq!(
+            split_stage("/apix/ivr", Some("api")),
+            (None, "/apix/ivr".into())
+        );
+    }
+}

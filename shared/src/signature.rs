@@ -1,0 +1,522 @@
+//! X-Twilio-Signature validation, matching Twilio's official validators, so that only
+//! Twilio (which holds the auth token) can drive the IVR's webhooks. Form requests sign
+//! the URL plus sorted params; JSON requests sign the URL, which pins the body via bodySHA256.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+type HmacSha1 = Hmac<Sha1>;
+
+/// Computes the signature Twilio sends for `url` and form `params` (name, value pairs, any order).
+pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let sorted = sorted_params(params);
+    STANDARD.encode(mac(auth_token, url, &sorted).finalize().into_bytes())
+}
+
+/// True if `signature` is valid for a form-encoded (or GET) request. `params` are the decoded POST body params (empty for GET).
+pub fn validate_form(
+    auth_token: &str,
+    url: &str,
+    params: &[(String, String)],
+    signature: &str,
+) -> bool {
+    let sorted = sorted_params(params);
+    signature_matches(auth_token, url, &sorted, signature)
+}
+
+/// True if `signature` is valid for a JSON body request whose `url` carries bodySHA256.
+pub fn validate_json(auth_token: &str, url: &str, body: &[u8], signature: &str) -> bool {
+    let Some(expected) = body_sha256_param(url) else {
+        // Without bodySHA256 nothing ties the body to the signature.
+        return false;
+    };
+    let expected = expected.to_ascii_lowercase();
+    let actual = hex_lower(&Sha256::digest(body));
+    let body_ok = ct_eq(expected.as_bytes(), actual.as_bytes());
+    // Evaluated regardless of body_ok so the outcome's timing doesn't say which check failed.
+    let sig_ok = signature_matches(auth_token, url, &[], signature);
+    body_ok & sig_ok
+}
+
+/// Sorted by name then value (byte order of UTF-8 is code-point order, as Python's sort),
+/// with identical name/value pairs collapsed: twilio-python sorts `set(values)` and
+/// twilio-node a `Set`, so a repeated identical pair is signed once.
+fn sorted_params(params: &[(String, String)]) -> Vec<(&str, &str)> {
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+}
+
+fn mac(auth_token: &str, url: &str, sorted: &[(&str, &str)]) -> HmacSha1 {
+    let mut mac =
+        HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(url.as_bytes());
+    for (name, value) in sorted {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    mac
+}
+
+fn signature_matches(
+    auth_token: &str,
+    url: &str,
+    sorted: &[(&str, &str)],
+    signature: &str,
+) -> bool {
+    // Strict (canonical, padded) decoding accepts exactly the strings Twilio's validators
+    // accept with their string compare; anything else can never match.
+    let Ok(sig) = STANDARD.decode(signature) else {
+        return false;
+    };
+    let (as_given, alternate) = url_variants(url);
+    // verify_slice compares in constant time.
+    let mut ok = mac(auth_token, &as_given, sorted)
+        .verify_slice(&sig)
+        .is_ok();
+    if let Some(alt) = alternate {
+        ok |= mac(auth_token, &alt, sorted).verify_slice(&sig).is_ok();
+    }
+    ok
+}
+
+/// The URL as given plus, for http(s), the same URL with the default port toggled:
+/// Twilio's signing is inconsistent about including :443 / :80, so its validators try both.
+fn url_variants(url: &str) -> (String, Option<String>) {
+    (url.to_owned(), toggle_default_port(url))
+}
+
+fn toggle_default_port(url: &str) -> Option<String> {
+    let scheme_end = url.find("://")?;
+    let scheme = &url[..scheme_end];
+    let default_port: u16 = if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else if scheme.eq_ignore_ascii_case("http") {
+        80
+    } else {
+        return None;
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    let authority = &url[authority_start..authority_end];
+    // The port follows the host, never the userinfo: `user:pass@host` has a colon that is not a port.
+    let host_start = authority_start + authority.rfind('@').map_or(0, |i| i + 1);
+    let host_port = &url[host_start..authority_end];
+    let port_colon = if host_port.starts_with('[') {
+        // IPv6 literal: colons inside the brackets belong to the address.
+        let close = host_port.find(']')?;
+        host_port[close + 1..].starts_with(':').then_some(close + 1)
+    } else {
+        host_port.rfind(':')
+    };
+    match port_colon {
+        None => Some(format!(
+            "{}:{}{}",
+            &url[..authority_end],
+            default_port,
+            &url[authority_end..]
+        )),
+        Some(i) => {
+            let colon = host_start + i;
+            let port = &url[colon + 1..authority_end];
+            // Only the default port is implied; a URL on another port was signed with it.
+            (port.parse::<u16>().ok() == Some(default_port))
+                .then(|| format!("{}{}", &url[..colon], &url[authority_end..]))
+        }
+    }
+}
+
+fn body_sha256_param(url: &str) -> Option<String> {
+    let before_fragment = url.split('#').next().unwrap_or(url);
+    let (_, query) = before_fragment.split_once('?')?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "bodySHA256")
+        .map(|(_, value)| value.into_owned())
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// Constant time in the contents; the length is public (a SHA-256 hex digest is always 64).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    // --- Twilio's published example (security docs) ---
+
+    const DOC_TOKEN: &str = "12345";
+    const DOC_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    const DOC_SIG: &str = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
+
+    fn doc_params() -> Vec<(String, String)> {
+        p(&[
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+12349013030"),
+            ("Digits", "1234"),
+            ("From", "+12349013030"),
+            ("To", "+18005551212"),
+        ])
+    }
+
+    #[test]
+    fn published_vector_compute() {
+        assert_eq!(compute(DOC_TOKEN, DOC_URL, &doc_params()), DOC_SIG);
+        // Order of the input must not matter.
+        let mut reversed = doc_params();
+        reversed.reverse();
+        assert_eq!(compute(DOC_TOKEN, DOC_URL, &reversed), DOC_SIG);
+    }
+
+    #[test]
+    fn published_vector_validates() {
+        assert!(validate_form(DOC_TOKEN, DOC_URL, &doc_params(), DOC_SIG));
+    }
+
+    #[test]
+    fn published_vector_validates_with_explicit_443() {
+        let url = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        assert!(validate_form(DOC_TOKEN, url, &doc_params(), DOC_SIG));
+    }
+
+    // --- Reference vectors from twilio-python 9.13.0 (pip `twilio==9.13.0`),
+    // RequestValidator(REF_TOKEN).compute_signature(url, params); each was also
+    // confirmed with RequestValidator.validate. Repeated names were passed as a
+    // MultiDict-like object (the validator calls .getall()), which it signs as
+    // sorted(set(values)) per name. ---
+
+    const REF_TOKEN: &str = "f3a9c1d27e6b4a5c9d0e8f7a6b5c4d3e";
+
+    #[test]
+    fn reference_repeated_names_sorted_by_code_point() {
+        // MultiDict({"To": ["+15005550006"], "Tag": ["beta", "alpha", "Gamma"], "From": ["+15005550001"]})
+        let url = "https://example.com/ivr/gather";
+        let params = p(&[
+            ("To", "+15005550006"),
+            ("Tag", "beta"),
+            ("Tag", "alpha"),
+            ("Tag", "Gamma"),
+            ("From", "+15005550001"),
+        ]);
+        let sig = "M7r39pK98swhgld+DrOZSkllH7c=";
+        assert_eq!(compute(REF_TOKEN, url, &params), sig);
+        assert!(validate_form(REF_TOKEN, url, &params, sig));
+    }
+
+    #[test]
+    fn reference_repeated_identical_pair_signed_once() {
+        // MultiDict({"Tag": ["b", "a", "b"]}) and {"Tag": ["a", "b"]} both give this.
+        let url = "https://example.com/ivr/gather";
+        let sig = "EgPv39t7nvtos2vCQ9l+g4UqNPI=";
+        let dup = p(&[("Tag", "b"), ("Tag", "a"), ("Tag", "b")]);
+        assert_eq!(compute(REF_TOKEN, url, &dup), sig);
+        assert_eq!(
+            compute(REF_TOKEN, url, &p(&[("Tag", "a"), ("Tag", "b")])),
+            sig
+        );
+        assert!(validate_form(REF_TOKEN, url, &dup, sig));
+    }
+
+    #[test]
+    fn reference_unicode_values() {
+        let url = "https://example.com/ivr/sms";
+        let params = p(&[
+            ("Body", "Café é + spaces  here"),
+            ("From", "+15005550001"),
+            ("To", "+15005550006"),
+            ("ProfileName", "Zoë 🎉"),
+        ]);
+        let sig = "tz+X4wqcyOqvJiIcFMVxAwf23p4=";
+        assert_eq!(compute(REF_TOKEN, url, &params), sig);
+        assert!(validate_form(REF_TOKEN, url, &params, sig));
+    }
+
+    #[test]
+    fn reference_http_port_80_both_ways() {
+        // Signed over the URL with :80; must validate with and without it.
+        let params = p(&[
+            ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+            ("Digits", "42"),
+        ]);
+        let sig = "rup4AXWxJbR8HaZoFFJkrrXMqBs=";
+        assert_eq!(
+            compute(REF_TOKEN, "http://example.com:80/voice", &params),
+            sig
+        );
+        assert!(validate_form(
+            REF_TOKEN,
+            "http://example.com:80/voice",
+            &params,
+            sig
+        ));
+        assert!(validate_form(
+            REF_TOKEN,
+            "http://example.com/voice",
+            &params,
+            sig
+        ));
+        // 443 is not http's default, so it is not implied.
+        assert!(!validate_form(
+            REF_TOKEN,
+            "http://example.com:443/voice",
+            &params,
+            sig
+        ));
+    }
+
+    #[test]
+    fn reference_url_with_query_string() {
+        let url = "https://example.com/voice/menu?step=2&lang=en-US&name=a%20b";
+        let params = p(&[
+            ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+            ("SpeechResult", "main menu"),
+        ]);
+        let sig = "1KeRn0fQnSyFcoU/YsDOTVBq5TY=";
+        assert_eq!(compute(REF_TOKEN, url, &params), sig);
+        assert!(validate_form(REF_TOKEN, url, &params, sig));
+    }
+
+    #[test]
+    fn reference_empty_params_get() {
+        let url = "https://example.com/status?CallSid=CA0123&CallStatus=completed";
+        let sig = "8DFzwgYP4LYRRW9Szd9+LjA4s4E=";
+        assert_eq!(compute(REF_TOKEN, url, &[]), sig);
+        assert!(validate_form(REF_TOKEN, url, &[], sig));
+    }
+
+    #[test]
+    fn reference_userinfo_port_inserted_after_host() {
+        // Signed over the URL with :443; the request URL carries userinfo and no port.
+        let params = p(&[("Digits", "9")]);
+        let sig = "CEN5F6k5JVtl9ZicNWWuJRQzqqk=";
+        assert_eq!(
+            compute(
+                REF_TOKEN,
+                "https://user:p%40ss@example.com:443/hook",
+                &params
+            ),
+            sig
+        );
+        assert!(validate_form(
+            REF_TOKEN,
+            "https://user:p%40ss@example.com/hook",
+            &params,
+            sig
+        ));
+        assert!(validate_form(
+            REF_TOKEN,
+            "https://user:p%40ss@example.com:443/hook",
+            &params,
+            sig
+        ));
+    }
+
+    const REF_JSON_URL: &str = "https://example.com/events?bodySHA256=3969a12ea55e50f09a39cceccf735568c67616d4c37f0d4ba0d68c9005816376";
+    const REF_JSON_BODY: &str = r#"{"CallSid":"CA0123","Status":"completed","Note":"é +"}"#;
+    const REF_JSON_SIG: &str = "eHpHtw/QdkM2DomAUYD3INHAE9Q=";
+
+    #[test]
+    fn reference_json_body_sha256() {
+        assert_eq!(compute(REF_TOKEN, REF_JSON_URL, &[]), REF_JSON_SIG);
+        assert!(validate_json(
+            REF_TOKEN,
+            REF_JSON_URL,
+            REF_JSON_BODY.as_bytes(),
+            REF_JSON_SIG
+        ));
+        let with_port = REF_JSON_URL.replace("example.com", "example.com:443");
+        assert!(validate_json(
+            REF_TOKEN,
+            &with_port,
+            REF_JSON_BODY.as_bytes(),
+            REF_JSON_SIG
+        ));
+    }
+
+    // --- Port handling ---
+
+    #[test]
+    fn port_toggle_respects_userinfo_and_ipv6() {
+        assert_eq!(
+            toggle_default_port("https://user:pass@host.example/x?a=1").as_deref(),
+            Some("https://user:pass@host.example:443/x?a=1")
+        );
+        assert_eq!(
+            toggle_default_port("https://user:pass@host.example:443/x").as_deref(),
+            Some("https://user:pass@host.example/x")
+        );
+        assert_eq!(
+            toggle_default_port("http://[::1]?q").as_deref(),
+            Some("http://[::1]:80?q")
+        );
+        assert_eq!(
+            toggle_default_port("http://[::1]:80/").as_deref(),
+            Some("http://[::1]/")
+        );
+        assert_eq!(toggle_default_port("https://host.example:8443/x"), None);
+        assert_eq!(toggle_default_port("not a url"), None);
+    }
+
+    #[test]
+    fn non_default_port_is_not_dropped() {
+        let params = doc_params();
+        let sig_without_port = compute(DOC_TOKEN, "https://mycompany.com/a", &params);
+        assert!(!validate_form(
+            DOC_TOKEN,
+            "https://mycompany.com:8443/a",
+            &params,
+            &sig_without_port
+        ));
+    }
+
+    // --- Rejections ---
+
+    #[test]
+    fn wrong_token_fails() {
+        assert!(!validate_form("54321", DOC_URL, &doc_params(), DOC_SIG));
+    }
+
+    #[test]
+    fn tampered_param_fails() {
+        let mut params = doc_params();
+        params[2].1 = "1235".into();
+        assert!(!validate_form(DOC_TOKEN, DOC_URL, &params, DOC_SIG));
+    }
+
+    #[test]
+    fn missing_param_fails() {
+        let mut params = doc_params();
+        params.remove(2);
+        assert!(!validate_form(DOC_TOKEN, DOC_URL, &params, DOC_SIG));
+    }
+
+    #[test]
+    fn tampered_url_fails() {
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=3";
+        assert!(!validate_form(DOC_TOKEN, url, &doc_params(), DOC_SIG));
+    }
+
+    #[test]
+    fn json_tampered_body_fails() {
+        let tampered = REF_JSON_BODY.replace("completed", "failed");
+        assert!(!validate_json(
+            REF_TOKEN,
+            REF_JSON_URL,
+            tampered.as_bytes(),
+            REF_JSON_SIG
+        ));
+    }
+
+    #[test]
+    fn json_missing_body_sha256_fails() {
+        let url = "https://example.com/events";
+        let sig = compute(REF_TOKEN, url, &[]);
+        assert!(!validate_json(
+            REF_TOKEN,
+            url,
+            REF_JSON_BODY.as_bytes(),
+            &sig
+        ));
+        let url = "https://example.com/events?other=1";
+        let sig = compute(REF_TOKEN, url, &[]);
+        assert!(!validate_json(
+            REF_TOKEN,
+            url,
+            REF_JSON_BODY.as_bytes(),
+            &sig
+        ));
+    }
+
+    #[test]
+    fn json_body_sha256_hex_is_case_insensitive() {
+        let (prefix, hash) = REF_JSON_URL.split_once('=').unwrap();
+        let url = format!("{prefix}={}", hash.to_ascii_uppercase());
+        assert_ne!(url, REF_JSON_URL);
+        let sig = compute(REF_TOKEN, &url, &[]);
+        assert!(validate_json(
+            REF_TOKEN,
+            &url,
+            REF_JSON_BODY.as_bytes(),
+            &sig
+        ));
+    }
+
+    #[test]
+    fn json_wrong_token_fails() {
+        assert!(!validate_json(
+            "54321",
+            REF_JSON_URL,
+            REF_JSON_BODY.as_bytes(),
+            REF_JSON_SIG
+        ));
+    }
+
+    #[test]
+    fn garbage_signature_fails_without_panic() {
+        for sig in [
+            "!!!not base64!!!",
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ",
+            "AAAA",
+            "é",
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ===",
+        ] {
+            assert!(
+                !validate_form(DOC_TOKEN, DOC_URL, &doc_params(), sig),
+                "{sig}"
+            );
+            assert!(
+                !validate_json(REF_TOKEN, REF_JSON_URL, REF_JSON_BODY.as_bytes(), sig),
+                "{sig}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_signature_fails() {
+        assert!(!validate_form(DOC_TOKEN, DOC_URL, &doc_params(), ""));
+        assert!(!validate_form(REF_TOKEN, "https://example.com/", &[], ""));
+        assert!(!validate_json(
+            REF_TOKEN,
+            REF_JSON_URL,
+            REF_JSON_BODY.as_bytes(),
+            ""
+        ));
+    }
+
+    #[test]
+    fn ct_eq_basics() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

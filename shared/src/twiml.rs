@@ -1,0 +1,401 @@
+//! TwiML as a small typed tree with exactly one writer.
+//!
+//! Attribute names are spelled the way Twilio spells them only in
+//! [`Response::render`], and the types make invalid nesting unrepresentable:
+//! a [`Gather`] can only hold `<Say>`, `<Play>` and `<Pause>`. Everything
+//! written goes through quick-xml, which escapes text and attributes.
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    pub verbs: Vec<Verb>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verb {
+    Say(Say),
+    Play(Play),
+    Pause { length: u32 },
+    Gather(Gather),
+    Redirect { url: String },
+    Dial(Dial),
+    Record(Record),
+    Hangup,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Say {
+    pub text: String,
+    pub voice: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Play {
+    pub url: String,
+}
+
+/// What may be nested in a `<Gather>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    Say(Say),
+    Play(Play),
+    Pause { length: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Gather {
+    pub num_digits: Option<u32>,
+    pub action: Option<String>,
+    pub timeout: Option<u32>,
+    pub children: Vec<Prompt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dial {
+    pub number: String,
+    pub action: Option<String>,
+    pub timeout: Option<u32>,
+    pub caller_id: Option<String>,
+    /// `record-from-answer-dual` when set.
+    pub record: bool,
+    pub recording_status_callback: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    pub action: Option<String>,
+    pub timeout: Option<u32>,
+    pub max_length: Option<u32>,
+    pub recording_status_callback: Option<String>,
+}
+
+impl Response {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, verb: Verb) -> &mut Self {
+        self.verbs.push(verb);
+        self
+    }
+
+    /// The XML document Twilio expects, with declaration.
+    pub fn render(&self) -> String {
+        let mut w = Writer::new(Vec::with_capacity(256));
+        // Writing into a Vec cannot fail; the results are ignored for that reason.
+        let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+        if self.verbs.is_empty() {
+            let _ = w.write_event(Event::Empty(BytesStart::new("Response")));
+        } else {
+            let _ = w.write_event(Event::Start(BytesStart::new("Response")));
+            for verb in &self.verbs {
+                write_verb(&mut w, verb);
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new("Response")));
+        }
+        // quick-xml only emits the UTF-8 it was given.
+        String::from_utf8(w.into_inner()).unwrap_or_default()
+    }
+}
+
+type W = Writer<Vec<u8>>;
+
+fn element(w: &mut W, name: &str, attrs: &[(&str, Option<&str>)], text: Option<&str>) {
+    let mut start = BytesStart::new(name);
+    for (k, v) in attrs {
+        if let Some(v) = v {
+            start.push_attribute((*k, *v));
+        }
+    }
+    match text {
+        Some(t) => {
+            let _ = w.write_event(Event::Start(start));
+            let _ = w.write_event(Event::Text(BytesText::new(t)));
+            let _ = w.write_event(Event::End(BytesEnd::new(name)));
+        }
+        None => {
+            let _ = w.write_event(Event::Empty(start));
+        }
+    }
+}
+
+fn num(n: Option<u32>) -> Option<String> {
+    n.map(|n| n.to_string())
+}
+
+fn write_say(w: &mut W, s: &Say) {
+    element(
+        w,
+        "Say",
+        &[
+            ("voice", s.voice.as_deref()),
+            ("language", s.language.as_deref()),
+        ],
+        Some(&s.text),
+    );
+}
+
+fn write_play(w: &mut W, p: &Play) {
+    element(w, "Play", &[], Some(&p.url));
+}
+
+fn write_pause(w: &mut W, length: u32) {
+    element(w, "Pause", &[("length", Some(&length.to_string()))], None);
+}
+
+fn write_verb(w: &mut W, verb: &Verb) {
+    match verb {
+        Verb::Say(s) => write_say(w, s),
+        Verb::Play(p) => write_play(w, p),
+        Verb::Pause { length } => write_pause(w, *length),
+        Verb::Redirect { url } => element(w, "Redirect", &[("method", Some("POST"))], Some(url)),
+        Verb::Hangup => element(w, "Hangup", &[], None),
+        Verb::Reject => element(w, "Reject", &[], None),
+        Verb::Gather(g) => {
+            let nd = num(g.num_digits);
+            let to = num(g.timeout);
+            let mut start = BytesStart::new("Gather");
+            for (k, v) in [
+                ("numDigits", nd.as_deref()),
+                ("action", g.action.as_deref()),
+                ("method", g.action.as_ref().map(|_| "POST")),
+                ("timeout", to.as_deref()),
+            ] {
+                if let Some(v) = v {
+                    start.push_attribute((k, v));
+                }
+            }
+            if g.children.is_empty() {
+                let _ = w.write_event(Event::Empty(start));
+                return;
+            }
+            let _ = w.write_event(Event::Start(start));
+            for c in &g.children {
+                match c {
+                    Prompt::Say(s) => write_say(w, s),
+                    Prompt::Play(p) => write_play(w, p),
+                    Prompt::Pause { length } => write_pause(w, *length),
+                }
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new("Gather")));
+        }
+        Verb::Dial(d) => {
+            let to = num(d.timeout);
+            element(
+                w,
+                "Dial",
+                &[
+                    ("action", d.action.as_deref()),
+                    ("method", d.action.as_ref().map(|_| "POST")),
+                    ("timeout", to.as_deref()),
+                    ("callerId", d.caller_id.as_deref()),
+                    ("record", d.record.then_some("record-from-answer-dual")),
+                    (
+                        "recordingStatusCallback",
+                        d.recording_status_callback.as_deref(),
+                    ),
+                    (
+                        "recordingStatusCallbackMethod",
+                        d.recording_status_callback.as_ref().map(|_| "POST"),
+                    ),
+                ],
+                Some(&d.number),
+            );
+        }
+        Verb::Record(r) => {
+            let to = num(r.timeout);
+            let ml = num(r.max_length);
+            element(
+                w,
+                "Record",
+                &[
+                    ("action", r.action.as_deref()),
+                    ("method", r.action.as_ref().map(|_| "POST")),
+                    ("timeout", to.as_deref()),
+                    ("maxLength", ml.as_deref()),
+                    (
+                        "recordingStatusCallback",
+                        r.recording_status_callback.as_deref(),
+                    ),
+                    (
+                        "recordingStatusCallbackMethod",
+                        r.recording_status_callback.as_ref().map(|_| "POST"),
+                    ),
+                ],
+                None,
+            );
+        }
+    }
+}
+
+/// A parsed TwiML element, for tests that compare trees rather than strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub text: String,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses a TwiML document into a [`Node`] tree (root = `<Response>`).
+pub fn parse(xml: &str) -> Result<Node, String> {
+    use quick_xml::events::Event as E;
+    use quick_xml::Reader;
+    let mut reader = Reader::from_str(xml);
+    let mut stack: Vec<Node> = Vec::new();
+    let mut root: Option<Node> = None;
+    let start_node = |e: &BytesStart| -> Result<Node, String> {
+        let mut attrs = Vec::new();
+        for a in e.attributes() {
+            let a = a.map_err(|e| e.to_string())?;
+            let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+            let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
+            attrs.push((key, value));
+        }
+        Ok(Node {
+            name: String::from_utf8_lossy(e.name().as_ref()).into_owned(),
+            attrs,
+            text: String::new(),
+            children: Vec::new(),
+        })
+    };
+    loop {
+        match reader
+            .read_event()
+            .map_err(|e| format!("not well-formed: {e}"))?
+        {
+            E::Start(e) => stack.push(start_node(&e)?),
+            E::Empty(e) => {
+                let node = start_node(&e)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => root = Some(node),
+                }
+            }
+            E::Text(t) => {
+                let text = t.unescape().map_err(|e| e.to_string())?;
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(text.trim());
+                } else if !text.trim().is_empty() {
+                    return Err("text outside the root element".into());
+                }
+            }
+            E::End(_) => {
+                let node = stack.pop().ok_or("unbalanced end tag")?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => root = Some(node),
+                }
+            }
+            E::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err("not well-formed: unclosed element".into());
+    }
+    root.ok_or_else(|| "no root element".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_response() {
+        assert_eq!(
+            Response::new().render(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#
+        );
+    }
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        let mut r = Response::new();
+        r.push(Verb::Say(Say {
+            text: "Fish & <chips> \"now\"".into(),
+            voice: Some("Polly.Amy".into()),
+            language: Some("en-GB".into()),
+        }));
+        r.push(Verb::Redirect {
+            url: "https://h/ivr/menu?a=1&b=<2>".into(),
+        });
+        let xml = r.render();
+        assert!(xml.contains("Fish &amp; &lt;chips&gt;"), "{xml}");
+        let tree = parse(&xml).unwrap();
+        assert_eq!(tree.children[0].text, "Fish & <chips> \"now\"");
+        assert_eq!(tree.children[0].attr("voice"), Some("Polly.Amy"));
+        assert_eq!(tree.children[1].text, "https://h/ivr/menu?a=1&b=<2>");
+    }
+
+    #[test]
+    fn gather_nests_prompts_with_twilio_attribute_names() {
+        let mut r = Response::new();
+        r.push(Verb::Gather(Gather {
+            num_digits: Some(1),
+            action: Some("https://h/ivr/menu".into()),
+            timeout: None,
+            children: vec![
+                Prompt::Play(Play {
+                    url: "https://h/m.mp3".into(),
+                }),
+                Prompt::Pause { length: 3 },
+            ],
+        }));
+        let tree = parse(&r.render()).unwrap();
+        let g = &tree.children[0];
+        assert_eq!(g.name, "Gather");
+        assert_eq!(g.attr("numDigits"), Some("1"));
+        assert_eq!(g.attr("method"), Some("POST"));
+        assert_eq!(g.children[0].name, "Play");
+        assert_eq!(g.children[1].attr("length"), Some("3"));
+    }
+
+    #[test]
+    fn dial_and_record_attributes() {
+        let mut r = Response::new();
+        r.push(Verb::Dial(Dial {
+            number: "+442079460000".into(),
+            action: Some("https://h/cb".into()),
+            timeout: Some(20),
+            caller_id: Some("+447700900000".into()),
+            record: true,
+            recording_status_callback: Some("https://h/rec".into()),
+        }));
+        r.push(Verb::Record(Record {
+            action: Some("https://h/vm".into()),
+            timeout: Some(5),
+            max_length: Some(300),
+            recording_status_callback: Some("https://h/rs".into()),
+        }));
+        let tree = parse(&r.render()).unwrap();
+        let d = &tree.children[0];
+        assert_eq!(d.text, "+442079460000");
+        assert_eq!(d.attr("callerId"), Some("+447700900000"));
+        assert_eq!(d.attr("record"), Some("record-from-answer-dual"));
+        assert_eq!(d.attr("recordingStatusCallbackMethod"), Some("POST"));
+        let rec = &tree.children[1];
+        assert_eq!(rec.attr("maxLength"), Some("300"));
+        assert_eq!(rec.attr("timeout"), Some("5"));
+        assert_eq!(rec.attr("recordingStatusCallback"), Some("https://h/rs"));
+    }
+
+    #[test]
+    fn parse_rejects_malformed() {
+        assert!(parse("<Response><Say>hi</Response>").is_err());
+        assert!(parse("").is_err());
+    }
+}
