@@ -1,0 +1,1 @@
+//! HTTP black-box tests.

@@ -1,0 +1,1 @@
+//! Scripted calls: see issue 3.
