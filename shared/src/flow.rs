@@ -72,6 +72,13 @@ impl Reply {
     }
 }
 
+/// Escapes a name for one URL path segment; keeps the unreserved `-._~`.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Spoken when nothing better is configured.
 pub const DEFAULT_INVALID: &str = "Sorry, that is not a valid choice.";
 pub const DEFAULT_RECOVER: &str = "Sorry, something went wrong. Let's start again.";
@@ -130,10 +137,7 @@ impl Flow<'_> {
 
     fn action_url(&self, name: &str) -> String {
         let mut u = self.url("/ivr/action/", &[]);
-        u.extend(percent_encoding::utf8_percent_encode(
-            name,
-            percent_encoding::NON_ALPHANUMERIC,
-        ));
+        u.extend(percent_encoding::utf8_percent_encode(name, PATH_SEGMENT));
         u
     }
 
@@ -463,3 +467,7 @@ impl Flow<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;
