@@ -1,10 +1,26 @@
-# The verbs an operator uses. `make run` and `make test` need only Rust.
+# The verbs an operator uses. `make run` and `make test` need only Rust (and
+# Python 3, which the deploy tools are installed with).
 SHELL := /bin/bash
 CARGO ?= cargo
 PORT ?= 3000
 CONFIG ?= config.ini
+STACK ?= ivr
+ARCH ?= arm64
+FUNCTIONS := $(notdir $(wildcard functions/*))
+VENV := .venv
+VBIN := $(CURDIR)/$(VENV)/bin
+# cargo-lambda finds zig through the venv's python: the venv goes first on PATH.
+TOOLS_ENV := PATH="$(VBIN):$$PATH" SAM_CLI_TELEMETRY=0
+LAMBDA_DIR := target/lambda-$(ARCH)
+ifeq ($(ARCH),arm64)
+  RUST_TARGET := aarch64-unknown-linux-gnu
+  LAMBDA_ARCH_FLAG := --arm64
+else
+  RUST_TARGET := x86_64-unknown-linux-gnu
+  LAMBDA_ARCH_FLAG := --x86-64
+endif
 
-.PHONY: run test check lint unit bench coldstart fmt
+.PHONY: run test check lint unit deploy-tests bench coldstart fmt tools build validate deploy logs sizes
 
 ## run: serve ./config.ini on http://127.0.0.1:$(PORT) (every route, local adapters)
 run:
@@ -15,7 +31,7 @@ check:
 	$(CARGO) run -q --bin ivr -- check $(CONFIG)
 
 ## test: everything CI runs
-test: lint unit check
+test: lint unit check validate deploy-tests
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -23,6 +39,49 @@ lint:
 
 unit:
 	$(CARGO) test --workspace
+
+## deploy-tests: release bootstraps against a Lambda Runtime API emulator
+deploy-tests:
+	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+	python3 tests/lambda_bootstrap.py --bin-dir target/release $(FUNCTIONS)
+
+## tools: the deploy tools, in ./.venv (cargo-lambda, zig, SAM CLI, cfn-lint)
+tools: $(VENV)/.installed
+$(VENV)/.installed:
+	python3 -m venv $(VENV)
+	$(VBIN)/pip install --quiet --upgrade pip
+	$(VBIN)/pip install --quiet cargo-lambda ziglang aws-sam-cli cfn-lint
+	touch $@
+
+## validate: cfn-lint and sam validate --lint on template.yaml
+validate: tools
+	$(TOOLS_ENV) cfn-lint template.yaml
+	$(TOOLS_ENV) sam validate --lint --template-file template.yaml
+
+## build: release zips of every function for $(ARCH) in $(LAMBDA_DIR)/<function>/bootstrap.zip
+build: tools
+	rustup target add $(RUST_TARGET) || { echo "Cannot add the $(RUST_TARGET) Rust target: use 'make build ARCH=x86_64' and deploy with 'make deploy ARCH=x86_64'"; exit 1; }
+	$(TOOLS_ENV) cargo lambda build --release $(LAMBDA_ARCH_FLAG) --output-format zip --lambda-dir $(LAMBDA_DIR) $(addprefix -p ,$(FUNCTIONS))
+	@$(MAKE) --no-print-directory sizes
+
+sizes:
+	@for f in $(FUNCTIONS); do printf '%-18s %8d bytes\n' $$f $$(stat -c %s $(LAMBDA_DIR)/$$f/bootstrap.zip); done
+
+PING_RATE = $(shell $(CARGO) run -q --bin ivr -- check --print-ping-rate $(CONFIG))
+
+## deploy: check → build → validate → sam build → sam deploy (guided the first time)
+deploy: check build validate
+	@test -n "$$TWILIO_AUTH_TOKEN" || { echo "Set TWILIO_AUTH_TOKEN (and TWILIO_ACCOUNT_SID) in the environment first"; exit 1; }
+	$(TOOLS_ENV) sam build --beta-features --parameter-overrides Architecture=$(ARCH)
+	$(TOOLS_ENV) sam deploy $(if $(wildcard samconfig.toml),,--guided) --stack-name $(STACK) \
+	  --capabilities CAPABILITY_IAM --resolve-s3 \
+	  --parameter-overrides Architecture=$(ARCH) PingRateMinutes=$(PING_RATE) \
+	    TwilioAccountSid="$$TWILIO_ACCOUNT_SID" TwilioAuthToken="$$TWILIO_AUTH_TOKEN" $(DEPLOY_PARAMS)
+
+## logs: tail CloudWatch logs (all functions, or FUNCTION=menu-option)
+logs: tools
+	$(TOOLS_ENV) sam logs --stack-name $(STACK) --tail \
+	  $(if $(FUNCTION),-n $(shell echo '$(FUNCTION)' | sed -E 's/(^|-)([a-z])/\U\2/g')Function)
 
 ## bench: per-request TwiML and config parsing (criterion), then cold start
 bench:

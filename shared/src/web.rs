@@ -16,6 +16,9 @@ use crate::signature;
 /// Twilio's own requests are a few KiB; anything near this is not Twilio.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The `user-agent` of the scheduled keep-warm event (see template.yaml).
+pub const WARMUP_USER_AGENT: &str = "ivr-warmup";
+
 #[derive(Debug, Clone)]
 pub struct WebRequest {
     pub method: Method,
@@ -100,7 +103,12 @@ impl App {
                 content_type: "application/json",
                 body: self.ping_body(now),
             };
-            h.outcome = "ping".into();
+            // The scheduled keep-warm event is a GET /ping with this user agent.
+            let warmup = req
+                .headers
+                .get(http::header::USER_AGENT)
+                .is_some_and(|v| v.as_bytes() == WARMUP_USER_AGENT.as_bytes());
+            h.outcome = if warmup { "warm-up ping" } else { "ping" }.into();
             return h;
         }
         if let Some(only) = self.only {

@@ -1,0 +1,144 @@
+//! template.yaml and the workspace agree: one function per folder in
+//! functions/, every served route is an API route for GET and POST, and
+//! every function has its keep-warm schedule carrying the warm-up event.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_yaml::Value;
+use shared::Function;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// `!Ref X` and friends parse as tagged values; this unwraps the tag.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn functions(t: &Value) -> Vec<(String, &Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+fn binary(r: &Value) -> String {
+    r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn every_function_folder_is_in_the_template_and_vice_versa() {
+    let t = template();
+    let in_template: BTreeSet<String> = functions(&t).iter().map(|(_, r)| binary(r)).collect();
+    let folders: BTreeSet<String> = std::fs::read_dir(repo().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(in_template, folders);
+    let known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_string()).collect();
+    assert_eq!(known, folders, "shared::Function::ALL and functions/ differ");
+    for (name, r) in functions(&t) {
+        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        assert_eq!(
+            r["Properties"]["CodeUri"].as_str(),
+            Some(format!("functions/{}", binary(r)).as_str()),
+            "{name}"
+        );
+    }
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+}
+
+#[test]
+fn every_served_route_is_an_api_route_for_get_and_post() {
+    let t = template();
+    let fns = functions(&t);
+    for f in Function::ALL {
+        let (name, r) = fns
+            .iter()
+            .find(|(_, r)| binary(r) == f.name())
+            .unwrap_or_else(|| panic!("{} missing", f.name()));
+        let events = r["Properties"]["Events"].as_mapping().unwrap();
+        let mut methods = BTreeSet::new();
+        for (_, e) in events {
+            if e["Type"] == "HttpApi" {
+                assert_eq!(e["Properties"]["Path"].as_str(), Some(f.path()), "{name}");
+                assert_eq!(untag(&e["Properties"]["ApiId"]), "Api", "{name}");
+                methods.insert(e["Properties"]["Method"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(
+            methods,
+            ["GET", "POST"].iter().map(|s| s.to_string()).collect(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_function_has_its_warm_up_schedule() {
+    let t = template();
+    for (name, r) in functions(&t) {
+        let warm = r["Properties"]["Events"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .find(|e| e["Type"] == "Schedule")
+            .unwrap_or_else(|| panic!("{name} has no schedule"));
+        let input: serde_json::Value =
+            serde_json::from_str(warm["Properties"]["Input"].as_str().unwrap()).unwrap();
+        assert_eq!(input["version"], "2.0", "{name}");
+        assert_eq!(input["rawPath"], "/ping", "{name}");
+        assert_eq!(input["requestContext"]["http"]["method"], "GET", "{name}");
+        assert_eq!(
+            input["headers"]["user-agent"],
+            shared::web::WARMUP_USER_AGENT,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn least_privilege_no_function_gets_aws_rights_it_does_not_use() {
+    // Every function today only renders TwiML or calls Twilio: no AWS policies at all.
+    for (name, r) in functions(&template()) {
+        assert!(r["Properties"]["Policies"].is_null(), "{name} has policies");
+        assert!(r["Properties"]["Role"].is_null(), "{name} has a role");
+    }
+}
+
+#[test]
+fn recordings_bucket_is_private_encrypted_and_tls_only() {
+    let t = template();
+    let b = &t["Resources"]["RecordingsBucket"]["Properties"];
+    let pab = &b["PublicAccessBlockConfiguration"];
+    for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+        assert_eq!(pab[k], true, "{k}");
+    }
+    assert!(!b["BucketEncryption"].is_null());
+    let stmt = &t["Resources"]["RecordingsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(stmt["Effect"], "Deny");
+    assert_eq!(stmt["Condition"]["Bool"]["aws:SecureTransport"], "false");
+}
+
+#[test]
+fn the_auth_token_is_a_no_echo_parameter() {
+    let t = template();
+    assert_eq!(t["Parameters"]["TwilioAuthToken"]["NoEcho"], true);
+    let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    assert!(!text.contains("auth_token ="), "no secrets in the template");
+}
