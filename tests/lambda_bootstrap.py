@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The built artifacts work: each release `bootstrap` answers the keep-warm
+event from template.yaml and its own route, behind a Lambda Runtime API
+emulator on 127.0.0.1; a function refuses to start without an auth token or
+with a bad config.
+
+Usage: python3 tests/lambda_bootstrap.py --bin-dir target/release FUNCTION...
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "infra"))
+from lambda_emulator import RuntimeApi, http_api_event, lambda_env  # noqa: E402
+
+TOKEN = "test-auth-token"
+HOST = "abc123.execute-api.eu-west-2.amazonaws.com"
+CALL = {
+    "AccountSid": "AC0123456789abcdef0123456789abcdef",
+    "ApiVersion": "2010-04-01",
+    "CallSid": "CA0123456789abcdef0123456789abcdef",
+    "CallStatus": "ringing",
+    "Direction": "inbound",
+    "From": "+447700900555",
+    "To": "+442079460123",
+}
+
+failures = []
+passed = 0
+
+
+def check(cond, what):
+    global passed
+    if cond:
+        passed += 1
+        print(f"ok   {what}")
+    else:
+        failures.append(what)
+        print(f"FAIL {what}")
+
+
+def warmup_event():
+    """The schedule's Input, read from template.yaml (the same for every function)."""
+    with open(os.path.join(REPO, "template.yaml")) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("Input: '"):
+                return json.loads(line[len("Input: '") : -1])
+    raise SystemExit("no warm-up Input in template.yaml")
+
+
+def run(binary, name, events, extra_env=None, timeout=20):
+    api = RuntimeApi(events)
+    env = lambda_env(api.address, f"ivr-{name}", {"TWILIO_AUTH_TOKEN": TOKEN, **(extra_env or {})})
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        answers = api.wait_for(len(events), timeout) if events else []
+        if not events:
+            proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate()
+        api.close()
+    return answers, proc.returncode, (out + err).decode(errors="replace")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("functions", nargs="+")
+    args = ap.parse_args()
+    warm = warmup_event()
+    for name in args.functions:
+        binary = os.path.join(args.bin_dir, name)
+        answers, _, logs = run(binary, name, [warm])
+        ok = len(answers) == 1 and answers[0][0] == "response"
+        body = json.loads(answers[0][1]["body"]) if ok else {}
+        check(ok and answers[0][1]["statusCode"] == 200 and body.get("name") == "ping", f"{name}: answers the warm-up ping")
+        check('"warm-up ping"' in logs and '"route":"ping"' in logs, f"{name}: logs the warm-up as a ping (JSON)")
+        check(TOKEN not in logs, f"{name}: the auth token never appears in logs")
+
+    if "welcome" in args.functions:
+        binary = os.path.join(args.bin_dir, "welcome")
+        signed = http_api_event("POST", "/ivr", HOST, CALL, TOKEN)
+        forged = http_api_event("POST", "/ivr", HOST, CALL, "wrong-token")
+        other = http_api_event("POST", "/ivr/menu", HOST, CALL, TOKEN)
+        # A Tuesday morning: the office hours gate in config.ini is open.
+        answers, _, logs = run(binary, "welcome", [signed, forged, other], {"IVR_NOW": "2026-11-24T10:00:00Z"})
+        check(len(answers) == 3, "welcome: answered three events")
+        if len(answers) == 3:
+            r = answers[0][1]
+            hdrs = {k.lower(): v for k, v in r.get("headers", {}).items()}
+            check(r["statusCode"] == 200 and hdrs.get("content-type") == "text/xml", "welcome: signed /ivr → 200 text/xml")
+            check("<Redirect" in r["body"] and f"https://{HOST}/ivr/menu" in r["body"], "welcome: TwiML redirects to https://HOST/ivr/menu")
+            check(answers[1][1]["statusCode"] == 403, "welcome: a forged signature gets 403")
+            check(answers[2][1]["statusCode"] == 404, "welcome: another function's route gets 404")
+        check('"call_sid":"CA0123456789abcdef0123456789abcdef"' in logs and "latency_us" in logs, "welcome: logs carry CallSid and latency")
+
+        _, code, logs = run(binary, "welcome", [], {"TWILIO_AUTH_TOKEN": ""})
+        check(code != 0 and "refusing to start" in logs and "TWILIO_AUTH_TOKEN" in logs, "welcome: refuses to start without an auth token")
+        with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as bad:
+            bad.write("[ivr]\ntimezone = Mars/Olympus\n[ivr_menu]\nsay = hi\n")
+        _, code, logs = run(binary, "welcome", [], {"IVR_CONFIG": bad.name})
+        os.unlink(bad.name)
+        check(code != 0 and "refusing to start" in logs and ":2: [ivr] timezone" in logs, "welcome: refuses to start on an invalid config, naming the line")
+
+    print(f"{passed} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
