@@ -46,6 +46,8 @@ pub struct Call<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     SendSms {
+        /// Twilio retries callbacks: one SMS per key, however often it posts.
+        key: String,
         from: String,
         to: String,
         body: String,
@@ -98,6 +100,19 @@ pub fn respond(config: &Config, route: &Route, call: &Call) -> Reply {
         Route::RecordingStatus => f.recording_status(),
         Route::Ping => Reply::new(Response::new(), "ping"),
     }
+}
+
+/// A key made only of `[A-Za-z0-9_-]`, safe as a file name or database key.
+fn safe_key(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn single(v: Verb) -> Response {
@@ -452,7 +467,11 @@ impl Flow<'_> {
                         .map(|d| format!(" ({d}s)"))
                         .unwrap_or_default();
                     let mut reply = ok("voicemail alert");
+                    // RecordingSid identifies the recording across retries; the URL
+                    // embeds it too, so it is the fallback.
+                    let id = self.param("RecordingSid").unwrap_or(url);
                     reply.effects.push(Effect::SendSms {
+                        key: format!("voicemail-sms-{}", safe_key(id)),
                         from: from.clone(),
                         to: to.clone(),
                         body: format!("New voicemail{duration}: {url}"),

@@ -327,12 +327,14 @@ fn recording_status_sends_one_sms_for_a_completed_voicemail() {
             "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
         ),
         ("RecordingDuration", "12"),
+        ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
     ];
     let (t, r) = run(FIXTURE, Route::RecordingStatus, &ok, OPEN);
     assert!(t.children.is_empty());
     assert_eq!(
         r.effects,
         vec![Effect::SendSms {
+            key: "voicemail-sms-RE0123456789abcdef0123456789abcdef".into(),
             from: "+447700900000".into(),
             to: "+447700900001".into(),
             body:

@@ -110,24 +110,47 @@ pub enum Messenger {
 }
 
 impl Messenger {
-    pub async fn send_sms(&self, from: &str, to: &str, body: &str) -> Result<String, String> {
+    /// Sends once per `key`; `Ok(None)` when this key was already sent.
+    pub async fn send_sms(
+        &self,
+        key: &str,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> Result<Option<String>, String> {
         match self {
-            Messenger::Local { dir } => write_local_sms(dir, from, to, body),
+            Messenger::Local { dir } => write_local_sms(dir, key, from, to, body),
             #[cfg(feature = "twilio-rest")]
-            Messenger::Twilio(client) => client.send_sms(from, to, body).await,
+            Messenger::Twilio(client) => client.send_sms(from, to, body).await.map(Some),
         }
     }
 }
 
-fn write_local_sms(dir: &Path, from: &str, to: &str, body: &str) -> Result<String, String> {
+fn write_local_sms(
+    dir: &Path,
+    key: &str,
+    from: &str,
+    to: &str,
+    body: &str,
+) -> Result<Option<String>, String> {
     let folder = dir.join("sms");
     std::fs::create_dir_all(&folder)
         .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
-    let path = folder.join(format!("{stamp}.json"));
-    let json = serde_json::json!({ "from": from, "to": to, "body": body }).to_string();
-    std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path.display().to_string())
+    let path = folder.join(format!("{key}.json"));
+    // create_new: the file's existence is the record that this key was sent.
+    let file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
+        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
+    };
+    let json = serde_json::json!({ "from": from, "to": to, "body": body });
+    serde_json::to_writer(file, &json)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(path.display().to_string()))
 }
 
 /// Runs a request through the app and its effects, and logs one JSON line.
@@ -142,12 +165,21 @@ pub async fn serve_one(
     for effect in &handled.effects {
         match effect {
             Effect::SendSms {
+                key,
                 from,
                 to,
                 body,
                 section,
-            } => match messenger.send_sms(from, to, body).await {
-                Ok(id) => tracing::info!(effect = "sms", section = %section, id = %id, "sms sent"),
+            } => match messenger.send_sms(key, from, to, body).await {
+                Ok(Some(id)) => {
+                    tracing::info!(effect = "sms", section = %section, id = %id, "sms sent")
+                }
+                Ok(None) => tracing::info!(
+                    effect = "sms",
+                    section = %section,
+                    key = %key,
+                    "sms already sent: duplicate callback"
+                ),
                 Err(e) => {
                     tracing::error!(effect = "sms", section = %section, error = %e, "sms failed")
                 }

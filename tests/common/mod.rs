@@ -1,1 +1,823 @@
-//! Harness shared by the black-box tests.
+//! Harness shared by the black-box tests: runs the real `ivr` binary and
+//! talks HTTP to it the way Twilio does (signed form posts, JSON bodies with
+//! `bodySHA256`), plus the odd requests Twilio never sends (no Host header,
+//! forged signatures, huge bodies).
+//!
+//! Every reply that comes back through here is checked for what must never
+//! reach Twilio: a 5xx, a Python traceback or a Rust panic message.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use shared::twiml::Node;
+
+/// The auth token every signed server is started with.
+pub const TOKEN: &str = "test-auth-token-5f2b9c0e7d41";
+
+/// Wednesday 2026-06-17 10:00 in London (BST): every fixture and repo hours section is open.
+pub const WEEKDAY_10AM: &str = "2026-06-17T09:00:00Z";
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------
+// Files
+
+/// The repository root (the workspace that holds `config.ini`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent")
+        .to_path_buf()
+}
+
+/// The repository's own `config.ini`.
+pub fn repo_config() -> PathBuf {
+    repo_root().join("config.ini")
+}
+
+/// twilio-aws-ivr's sample config, which must load unchanged.
+pub fn fixture_config() -> PathBuf {
+    repo_root().join("../shared/fixtures/twilio-aws-ivr.config.ini")
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// A directory under the system temp dir, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("ivr-http-{tag}-{}-{n}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A config file written into its own temp dir (kept alive by the returned guard).
+pub struct TempConfig {
+    pub dir: TempDir,
+    pub path: PathBuf,
+}
+
+pub fn write_config(tag: &str, text: &str) -> TempConfig {
+    let dir = TempDir::new(tag);
+    let path = dir.path().join("config.ini");
+    std::fs::write(&path, text).expect("write temp config");
+    TempConfig { dir, path }
+}
+
+/// `text` with the one occurrence of `from` replaced; panics if `from` is not there exactly once.
+pub fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "expected exactly one `{from}` in the config"
+    );
+    text.replacen(from, to, 1)
+}
+
+/// `text` without the section `[name]` (its header up to the next section header).
+pub fn remove_section(text: &str, name: &str) -> String {
+    let header = format!("[{name}]");
+    let mut out = String::new();
+    let mut skipping = false;
+    let mut found = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            skipping = t == header;
+            found |= skipping;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(found, "no section {header} in the config");
+    out
+}
+
+/// 1-based number of the only line equal to `line` (trimmed).
+pub fn line_of(text: &str, line: &str) -> usize {
+    let hits: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == line)
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(hits.len(), 1, "expected exactly one line `{line}`");
+    hits[0]
+}
+
+// ---------------------------------------------------------------------------
+// The server
+
+pub struct ServerBuilder {
+    config: PathBuf,
+    now: Option<String>,
+    token: Option<String>,
+    public_url: Option<String>,
+}
+
+impl ServerBuilder {
+    pub fn now(mut self, rfc3339: &str) -> Self {
+        self.now = Some(rfc3339.to_string());
+        self
+    }
+
+    /// No `TWILIO_AUTH_TOKEN` at all: the server runs open.
+    pub fn without_token(mut self) -> Self {
+        self.token = None;
+        self
+    }
+
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.to_string());
+        self
+    }
+
+    pub fn start(self) -> Server {
+        let data_dir = TempDir::new("data");
+        let mut cmd = ivr_command();
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--port", "0"])
+            .env("IVR_DATA_DIR", data_dir.path())
+            .current_dir(data_dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(now) = &self.now {
+            cmd.env("IVR_NOW", now);
+        }
+        if let Some(token) = &self.token {
+            cmd.env("TWILIO_AUTH_TOKEN", token);
+        }
+        if let Some(url) = &self.public_url {
+            cmd.env("IVR_PUBLIC_URL", url);
+        }
+        let mut child = cmd.spawn().expect("spawn the ivr binary");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let pipe = child.stderr.take().expect("piped stderr");
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel();
+        {
+            let pipe = child.stdout.take().expect("piped stdout");
+            std::thread::spawn(move || {
+                let mut sent = false;
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if !sent {
+                        if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+                            let _ = tx.send(rest.to_string());
+                            sent = true;
+                        }
+                    }
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                std::thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "ivr serve did not print `listening on` (exit: {status:?}); stderr:\n{}",
+                    stderr.lock().unwrap_or_else(|p| p.into_inner())
+                );
+            }
+        };
+        let port: u16 = addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("no port in `listening on http://{addr}`"));
+        assert!(
+            addr.starts_with("127.0.0.1:"),
+            "ivr serve must listen on 127.0.0.1, got {addr}"
+        );
+        Server {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            token: self.token,
+            public_url: self.public_url,
+            data_dir,
+            stderr,
+        }
+    }
+}
+
+/// `ivr` with no TWILIO_* / IVR_* inherited from the test's environment.
+pub fn ivr_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivr"));
+    for (key, _) in std::env::vars_os() {
+        if let Some(k) = key.to_str() {
+            if k.starts_with("TWILIO_") || k.starts_with("IVR_") {
+                cmd.env_remove(k);
+            }
+        }
+    }
+    cmd
+}
+
+/// Runs `ivr ARGS` to completion (killing it after a minute), returning exit status, stdout, stderr.
+pub fn run_ivr(args: &[&str], envs: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let mut cmd = ivr_command();
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn the ivr binary");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + START_TIMEOUT;
+    let status = loop {
+        match child.try_wait().expect("wait for ivr") {
+            Some(s) => break s,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`ivr {}` did not exit within a minute", args.join(" "));
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    (
+        status,
+        out_t.join().unwrap_or_default(),
+        err_t.join().unwrap_or_default(),
+    )
+}
+
+/// A running `ivr serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    /// `http://127.0.0.1:PORT`: where requests go, and (without IVR_PUBLIC_URL) the URL that is signed.
+    pub base: String,
+    pub token: Option<String>,
+    pub public_url: Option<String>,
+    pub data_dir: TempDir,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn builder(config: impl AsRef<Path>) -> ServerBuilder {
+        ServerBuilder {
+            config: config.as_ref().to_path_buf(),
+            now: Some(WEEKDAY_10AM.to_string()),
+            token: Some(TOKEN.to_string()),
+            public_url: None,
+        }
+    }
+
+    /// The fixture config, signed, on a weekday morning.
+    pub fn fixture() -> Server {
+        Self::builder(fixture_config()).start()
+    }
+
+    pub fn fixture_at(now: &str) -> Server {
+        Self::builder(fixture_config()).now(now).start()
+    }
+
+    /// The repository's config.ini, signed, on a weekday morning.
+    pub fn repo() -> Server {
+        Self::builder(repo_config()).start()
+    }
+
+    pub fn repo_at(now: &str) -> Server {
+        Self::builder(repo_config()).now(now).start()
+    }
+
+    /// The base of every absolute URL in TwiML, and of the signed URL.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => self.base.clone(),
+        }
+    }
+
+    /// `public_base()` + `path_and_query`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.public_base())
+    }
+
+    /// What the server has written on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits (up to 10 s) for `needle` on stderr.
+    pub fn stderr_contains(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.stderr().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The SMS files written by the local messenger (`IVR_DATA_DIR/sms/*.json`), sorted.
+    pub fn sms_files(&self) -> Vec<PathBuf> {
+        let dir = self.data_dir.path().join("sms");
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Err(_) => Vec::new(),
+        };
+        files.sort();
+        files
+    }
+
+    /// A request to build; signed by default.
+    pub fn request(&self, path_and_query: &str) -> Request<'_> {
+        Request {
+            server: self,
+            method: "POST".into(),
+            path: path_and_query.to_string(),
+            params: Vec::new(),
+            body: None,
+            headers: Vec::new(),
+            signature: Signature::Computed {
+                url: None,
+                token: None,
+                params: None,
+            },
+        }
+    }
+
+    /// A signed POST of form `params`, as Twilio sends it.
+    pub fn post(&self, path_and_query: &str, params: &[(&str, &str)]) -> Reply {
+        self.request(path_and_query).params(params).send()
+    }
+
+    /// An unsigned GET.
+    pub fn get_unsigned(&self, path_and_query: &str) -> Reply {
+        self.request(path_and_query).method("GET").unsigned().send()
+    }
+
+    /// Sends `raw` as-is over a fresh TCP connection and reads until the server closes.
+    pub fn raw(&self, raw: &[u8]) -> Reply {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(HTTP_TIMEOUT)).expect("timeout");
+        s.write_all(raw).expect("write raw request");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP response head in {text:?}"));
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line in {text:?}"));
+        let content_type = lines
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default();
+        Reply::checked(status, content_type, body.to_string(), "raw request")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+pub enum Signature {
+    /// HMAC over `url` (default: the server's public URL + path) and `params`
+    /// (default: the params sent), with `token` (default: the server's).
+    Computed {
+        url: Option<String>,
+        token: Option<String>,
+        params: Option<Vec<(String, String)>>,
+    },
+    Exact(String),
+    Missing,
+}
+
+pub struct Request<'a> {
+    server: &'a Server,
+    method: String,
+    path: String,
+    params: Vec<(String, String)>,
+    /// (content type, bytes): sent instead of the form-encoded params.
+    body: Option<(String, Vec<u8>)>,
+    headers: Vec<(String, String)>,
+    signature: Signature,
+}
+
+impl Request<'_> {
+    pub fn method(mut self, m: &str) -> Self {
+        self.method = m.to_string();
+        self
+    }
+
+    pub fn param(mut self, k: &str, v: &str) -> Self {
+        self.params.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn params(mut self, ps: &[(&str, &str)]) -> Self {
+        for (k, v) in ps {
+            self.params.push((k.to_string(), v.to_string()));
+        }
+        self
+    }
+
+    /// A body sent as-is; the signature covers the URL only (as for JSON).
+    pub fn body(mut self, content_type: &str, bytes: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((content_type.to_string(), bytes.into()));
+        self
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn unsigned(mut self) -> Self {
+        self.signature = Signature::Missing;
+        self
+    }
+
+    pub fn signature(mut self, sig: &str) -> Self {
+        self.signature = Signature::Exact(sig.to_string());
+        self
+    }
+
+    fn computed(
+        mut self,
+        f: impl FnOnce(&mut Option<String>, &mut Option<String>, &mut Option<Vec<(String, String)>>),
+    ) -> Self {
+        if !matches!(self.signature, Signature::Computed { .. }) {
+            self.signature = Signature::Computed {
+                url: None,
+                token: None,
+                params: None,
+            };
+        }
+        if let Signature::Computed { url, token, params } = &mut self.signature {
+            f(url, token, params);
+        }
+        self
+    }
+
+    /// Sign over this full URL instead of the one the server should rebuild.
+    pub fn signed_over(self, full_url: &str) -> Self {
+        self.computed(|u, _, _| *u = Some(full_url.to_string()))
+    }
+
+    pub fn signed_with_token(self, token: &str) -> Self {
+        self.computed(|_, t, _| *t = Some(token.to_string()))
+    }
+
+    /// Sign these params (while sending others): a tampered request.
+    pub fn signed_params(self, ps: &[(&str, &str)]) -> Self {
+        let ps = ps
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.computed(|_, _, p| *p = Some(ps))
+    }
+
+    pub fn send(self) -> Reply {
+        let server = self.server;
+        let sig = match &self.signature {
+            Signature::Missing => None,
+            Signature::Exact(s) => Some(s.clone()),
+            Signature::Computed { url, token, params } => {
+                let url = url.clone().unwrap_or_else(|| server.url(&self.path));
+                let token = token
+                    .clone()
+                    .or_else(|| server.token.clone())
+                    .unwrap_or_else(|| TOKEN.to_string());
+                let signed_params = match (params, &self.body) {
+                    (Some(p), _) => p.clone(),
+                    (None, Some(_)) => Vec::new(),
+                    (None, None) => self.params.clone(),
+                };
+                Some(shared::signature::compute(&token, &url, &signed_params))
+            }
+        };
+        let agent = ureq::AgentBuilder::new()
+            .timeout(HTTP_TIMEOUT)
+            .redirects(0)
+            .build();
+        let target = format!("{}{}", server.base, self.path);
+        let mut req = agent.request(&self.method, &target);
+        for (k, v) in &self.headers {
+            req = req.set(k, v);
+        }
+        if let Some(sig) = &sig {
+            req = req.set("X-Twilio-Signature", sig);
+        }
+        let result = match &self.body {
+            Some((ct, bytes)) => req.set("Content-Type", ct).send_bytes(bytes),
+            None if self.method == "GET" && self.params.is_empty() => req.call(),
+            None => req
+                .set("Content-Type", "application/x-www-form-urlencoded")
+                .send_bytes(form_encode(&self.params).as_bytes()),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{} {}: transport error: {e}", self.method, self.path),
+        };
+        let status = resp.status();
+        let content_type = resp.header("content-type").unwrap_or("").to_string();
+        let body = resp.into_string().expect("response body is UTF-8");
+        Reply::checked(
+            status,
+            content_type,
+            body,
+            &format!("{} {}", self.method, self.path),
+        )
+    }
+}
+
+/// application/x-www-form-urlencoded, as Twilio (and browsers) encode it.
+pub fn form_encode(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_component(k), form_component(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn form_component(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Replies
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// Builds a reply after checking what must never reach Twilio.
+    fn checked(status: u16, content_type: String, body: String, what: &str) -> Reply {
+        assert!(
+            status < 500,
+            "{what}: answered {status} (Twilio says \"an application error has occurred\"): {body}"
+        );
+        for bad in [
+            "Traceback",
+            "panicked at",
+            "stack backtrace",
+            "RUST_BACKTRACE",
+            "application error",
+        ] {
+            assert!(!body.contains(bad), "{what}: body contains `{bad}`: {body}");
+        }
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status, status,
+            "expected {status}, got {}: {}",
+            self.status, self.body
+        );
+        self
+    }
+
+    /// Asserts a 200 `text/xml` TwiML document and returns its parsed `<Response>`.
+    pub fn twiml(&self) -> Node {
+        self.assert_status(200);
+        let mime = self
+            .content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        assert_eq!(mime, "text/xml", "content type of {}", self.body);
+        let root = shared::twiml::parse(&self.body)
+            .unwrap_or_else(|e| panic!("not TwiML ({e}): {}", self.body));
+        assert_eq!(root.name, "Response", "root element of {}", self.body);
+        root
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Expected TwiML trees
+
+pub fn node(name: &str, attrs: &[(&str, &str)], text: &str, children: Vec<Node>) -> Node {
+    Node {
+        name: name.to_string(),
+        attrs: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        text: text.to_string(),
+        children,
+    }
+}
+
+pub fn response(verbs: Vec<Node>) -> Node {
+    node("Response", &[], "", verbs)
+}
+
+pub fn play(url: &str) -> Node {
+    node("Play", &[], url, vec![])
+}
+
+/// `<Say>` without voice or language (the fixture sets neither).
+pub fn say(text: &str) -> Node {
+    node("Say", &[], text, vec![])
+}
+
+/// `<Say>` in the repo config's voice.
+pub fn say_amy(text: &str) -> Node {
+    node(
+        "Say",
+        &[("voice", "Polly.Amy"), ("language", "en-GB")],
+        text,
+        vec![],
+    )
+}
+
+pub fn pause(seconds: u32) -> Node {
+    node("Pause", &[("length", &seconds.to_string())], "", vec![])
+}
+
+pub fn redirect(url: &str) -> Node {
+    node("Redirect", &[("method", "POST")], url, vec![])
+}
+
+pub fn hangup() -> Node {
+    node("Hangup", &[], "", vec![])
+}
+
+/// `<Gather numDigits="1" action=URL method="POST">` with the prompt inside.
+pub fn gather(action: &str, children: Vec<Node>) -> Node {
+    node(
+        "Gather",
+        &[("numDigits", "1"), ("action", action), ("method", "POST")],
+        "",
+        children,
+    )
+}
+
+/// Attributes sorted, so that trees compare regardless of attribute order.
+pub fn normalized(n: &Node) -> Node {
+    let mut attrs = n.attrs.clone();
+    attrs.sort();
+    Node {
+        name: n.name.clone(),
+        attrs,
+        text: n.text.clone(),
+        children: n.children.iter().map(normalized).collect(),
+    }
+}
+
+/// A compact rendering for failure messages.
+pub fn show(n: &Node) -> String {
+    let mut s = format!("<{}", n.name);
+    for (k, v) in &n.attrs {
+        s.push_str(&format!(" {k}={v:?}"));
+    }
+    if n.text.is_empty() && n.children.is_empty() {
+        s.push_str("/>");
+        return s;
+    }
+    s.push('>');
+    s.push_str(&n.text);
+    for c in &n.children {
+        s.push_str("\n  ");
+        s.push_str(&show(c).replace('\n', "\n  "));
+    }
+    if !n.children.is_empty() {
+        s.push('\n');
+    }
+    s.push_str(&format!("</{}>", n.name));
+    s
+}
+
+/// Asserts `reply` is 200 TwiML equal (as a tree) to `expected`.
+pub fn assert_twiml(reply: &Reply, expected: &Node) {
+    let actual = reply.twiml();
+    assert!(
+        normalized(&actual) == normalized(expected),
+        "TwiML differs\n--- expected\n{}\n--- actual\n{}\n--- body\n{}",
+        show(expected),
+        show(&actual),
+        reply.body
+    );
+}
+
+/// Every node in the tree, depth first.
+pub fn walk(n: &Node) -> Vec<&Node> {
+    let mut out = vec![n];
+    for c in &n.children {
+        out.extend(walk(c));
+    }
+    out
+}
+
+/// Every URL the TwiML hands to Twilio (element text of Play/Redirect, and URL attributes).
+pub fn urls(n: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in walk(n) {
+        if matches!(e.name.as_str(), "Play" | "Redirect") {
+            out.push(e.text.clone());
+        }
+        for (k, v) in &e.attrs {
+            if k == "action" || k.ends_with("Callback") || k == "url" {
+                out.push(v.clone());
+            }
+        }
+    }
+    out
+}
