@@ -1,1 +1,1529 @@
-//! Scripted calls: see issue 3.
+//! Scripted calls: the product's end-to-end tests.
+//!
+//! Each test runs `ivr call` the way an operator would — in-process against
+//! a config (`--config … --at … --press … --dial … --json`), or over HTTP
+//! against `ivr serve` with signatures checked end to end — and asserts the
+//! transcript: what the caller hears, what they press, where the call goes.
+//! The repository's `config.ini` and twilio-aws-ivr's sample config are both
+//! covered: every menu option, every forward outcome, the hours states (open,
+//! closed, a holiday, past midnight, both DST change days), invalid input,
+//! and no input until the maximum loops.
+//!
+//! Also here: what `ivr call` must refuse (driven by a tiny canned HTTP
+//! server), and a check that the README's diagram is `ivr graph config.ini`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const IVR: &str = env!("CARGO_BIN_EXE_ivr");
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+fn repo_config() -> PathBuf {
+    repo_root().join("config.ini")
+}
+
+fn fixture_config() -> PathBuf {
+    repo_root().join("../shared/fixtures/twilio-aws-ivr.config.ini")
+}
+
+// Instants, Europe/London.
+/// Tuesday 10:00 GMT: the office is open.
+const TUESDAY_MORNING: &str = "2026-11-24T10:00:00Z";
+/// Tuesday 12:45 GMT: the office's lunch break.
+const TUESDAY_LUNCH: &str = "2026-11-24T12:45:00Z";
+/// Tuesday 18:00 GMT: the office is closed, the emergency line open.
+const TUESDAY_EVENING: &str = "2026-11-24T18:00:00Z";
+/// Tuesday 14:00 GMT: an afternoon.
+const TUESDAY_AFTERNOON: &str = "2026-11-24T14:00:00Z";
+/// Sunday 12:00 GMT: the office is closed, the emergency line open (1000-1600).
+const SUNDAY_NOON: &str = "2026-11-22T12:00:00Z";
+/// Christmas Day, a Friday, 10:00 GMT: both hours sections are closed on 12-25.
+const CHRISTMAS: &str = "2026-12-25T10:00:00Z";
+/// Saturday 01:30 GMT: past midnight, inside Friday's 2200-0200.
+const SATURDAY_PAST_MIDNIGHT: &str = "2026-11-28T01:30:00Z";
+/// Friday 01:30 GMT: past midnight after Thursday, whose hours end at 2200.
+const FRIDAY_PAST_MIDNIGHT: &str = "2026-11-27T01:30:00Z";
+/// Wednesday 08:30 UTC = 09:30 BST: open only if summer time is applied.
+const SUMMER_MORNING: &str = "2026-06-17T08:30:00Z";
+/// Clocks go forward (Sunday 29 March 2026): 09:30 UTC is 10:30 BST, inside 1000-1600.
+const SPRING_FORWARD_OPEN: &str = "2026-03-29T09:30:00Z";
+/// 15:30 UTC is 16:30 BST, past 1600.
+const SPRING_FORWARD_CLOSED: &str = "2026-03-29T15:30:00Z";
+/// Clocks go back (Sunday 25 October 2026): 09:30 UTC is 09:30 GMT, before 1000.
+const FALL_BACK_CLOSED: &str = "2026-10-25T09:30:00Z";
+/// 15:30 UTC is 15:30 GMT, inside 1000-1600.
+const FALL_BACK_OPEN: &str = "2026-10-25T15:30:00Z";
+
+/// One finished `ivr call`.
+struct Transcript {
+    events: Vec<Value>,
+    stdout: String,
+    stderr: String,
+    code: Option<i32>,
+}
+
+impl Transcript {
+    fn from_output(out: Output, json: bool) -> Self {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let events = if json {
+            stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Transcript {
+            events,
+            stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
+    /// The transcript, one short line per event (see [`compact`]).
+    fn lines(&self) -> Vec<String> {
+        compact(&self.events)
+    }
+
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "ivr call failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("left unused"),
+            "the script had entries left over: {}",
+            self.stderr
+        );
+        self
+    }
+
+    fn assert_failed(&self, reason: &str) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected a failure\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(reason),
+            "stderr should say `{reason}`:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// `ivr call --config CONFIG --at AT --json [--press P] [--dial D]`.
+fn call(config: &Path, at: &str, press: &str, dial: &str) -> Transcript {
+    let mut cmd = Command::new(IVR);
+    cmd.arg("call")
+        .arg("--config")
+        .arg(config)
+        .args(["--at", at, "--json"]);
+    if !press.is_empty() {
+        cmd.args(["--press", press]);
+    }
+    if !dial.is_empty() {
+        cmd.args(["--dial", dial]);
+    }
+    run(cmd, true)
+}
+
+fn run(mut cmd: Command, json: bool) -> Transcript {
+    cmd.stdin(Stdio::null());
+    let out = cmd.output().expect("run ivr");
+    Transcript::from_output(out, json)
+}
+
+fn repo(at: &str, press: &str, dial: &str) -> Vec<String> {
+    let t = call(&repo_config(), at, press, dial);
+    t.assert_ok();
+    t.lines()
+}
+
+fn fixture(at: &str, press: &str, dial: &str) -> Vec<String> {
+    let t = call(&fixture_config(), at, press, dial);
+    t.assert_ok();
+    t.lines()
+}
+
+/// Path and query of a URL (the in-process host is made up).
+fn path_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/".into(), |i| rest[i..].to_string()),
+        None => url.to_string(),
+    }
+}
+
+/// Short lines for assertions: prompts inside a `<Gather>` are indented,
+/// recording URLs become `<recording>`, the start line is left out.
+fn compact(events: &[Value]) -> Vec<String> {
+    let s = |e: &Value, k: &str| e[k].as_str().unwrap_or_default().to_string();
+    let mut recording = String::from("<none>");
+    let mut out = Vec::new();
+    for e in events {
+        let indent = if e["in_gather"] == Value::Bool(true) {
+            "  "
+        } else {
+            ""
+        };
+        let line = match e["event"].as_str().unwrap_or_default() {
+            "call" => continue,
+            "say" => format!("{indent}say {}", s(e, "text")),
+            "play" => match e["digits"].as_str() {
+                Some(d) => format!("{indent}play digits {d}"),
+                None => format!("{indent}play {}", s(e, "url")),
+            },
+            "pause" => format!("{indent}pause {}", e["seconds"]),
+            "gather" => format!("gather {}", e["pressed"].as_str().unwrap_or("-")),
+            "redirect" => format!("redirect {}", path_of(&s(e, "url"))),
+            "dial" => format!("dial {} {}", s(e, "target"), s(e, "outcome")),
+            "record" => {
+                recording = s(e, "recording_url");
+                format!("record max {}", e["max_length"])
+            }
+            "callback" => format!("callback {}", path_of(&s(e, "url"))),
+            "sms" => format!(
+                "sms {} {}",
+                s(e, "to"),
+                s(e, "body").replace(&recording, "<recording>")
+            ),
+            "hangup" => "hangup".into(),
+            "caller_hangup" => "caller hangs up".into(),
+            "enqueue" => format!("enqueue {}", s(e, "queue")),
+            "dequeue" => format!("dequeue {} {}", s(e, "queue"), s(e, "result")),
+            "end" => format!("end: {}", s(e, "reason")),
+            other => format!("{other} {e}"),
+        };
+        out.push(line);
+    }
+    out
+}
+
+/// Concatenates transcript pieces.
+fn script(parts: &[&[&str]]) -> Vec<String> {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// The repository's config.ini
+
+const WELCOME: &[&str] = &["say Thank you for calling Acme Plumbing."];
+const MAIN_MENU: &[&str] = &[
+    "redirect /ivr/menu",
+    "  say For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
+    "  pause 3",
+];
+const MAIN_MENU_PROMPT: &[&str] = &[
+    "  say For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
+    "  pause 3",
+];
+const SUPPORT_MENU: &[&str] = &[
+    "say Connecting you to support.",
+    "redirect /ivr/action/support_menu",
+    "redirect /ivr/menu?menu=support",
+    "  say For a breakdown, press 1. For anything else, press 2. To go back, press 0.",
+    "  pause 2",
+];
+const CLOSED: &[&str] = &[
+    "redirect /ivr/action/closed_message",
+    "say We are closed right now.",
+    "redirect /ivr/action/closed_choice",
+    "redirect /ivr/menu?menu=closed",
+    "  say For a breakdown, press 1. To leave a message, press 2.",
+    "  pause 2",
+];
+const VOICEMAIL: &[&str] = &[
+    "redirect /ivr/action/voicemail",
+    "say Please leave your name, number and a short message after the tone.",
+    "pause 1",
+    "record max 300",
+    "say Thank you. We will call you back as soon as we can. Goodbye.",
+    "hangup",
+    "callback /ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail",
+    "sms +447700900001 New voicemail (12s): <recording>",
+    "end: hangup",
+];
+const GOODBYE: &[&str] = &[
+    "redirect /ivr/action/goodbye",
+    "say Thank you for calling. Goodbye.",
+    "hangup",
+    "end: hangup",
+];
+const SALES: &[&str] = &[
+    "redirect /ivr/action/sales",
+    "say Putting you through to sales.",
+];
+const EMERGENCY: &[&str] = &[
+    "redirect /ivr/action/emergency",
+    "say Connecting you to the engineer on call.",
+];
+const HANGUP_AFTER_DIAL: &[&str] = &["hangup", "end: hangup"];
+
+#[test]
+fn repo_human_transcript_shows_voice_and_language() {
+    let mut cmd = Command::new(IVR);
+    cmd.arg("call").arg("--config").arg(repo_config()).args([
+        "--at",
+        TUESDAY_MORNING,
+        "--press",
+        "4,9,hangup",
+    ]);
+    let t = run(cmd, false);
+    t.assert_ok();
+    let lines: Vec<&str> = t.stdout.lines().collect();
+    assert!(lines[0].starts_with("call CA"), "{}", t.stdout);
+    assert!(lines[0].ends_with("from +447700900555 to +442079460100: POST http://ivr.invalid/ivr"));
+    assert_eq!(
+        &lines[1..],
+        &[
+            "say (Polly.Amy, en-GB): Thank you for calling Acme Plumbing.",
+            "redirect POST http://ivr.invalid/ivr/menu",
+            "  say (Polly.Amy, en-GB): For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
+            "  pause 3s",
+            "gather 1 digit → pressed 4",
+            "redirect POST http://ivr.invalid/ivr/action/opening_hours",
+            "say (Polly.Amy, en-GB): We are open Monday to Friday, nine till half past twelve and half past one till half past five, and Saturday mornings.",
+            "redirect POST http://ivr.invalid/ivr/menu",
+            "  say (Polly.Amy, en-GB): For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
+            "  pause 3s",
+            "gather 1 digit → pressed 9",
+            "redirect POST http://ivr.invalid/ivr/action/back_to_menu",
+            "redirect POST http://ivr.invalid/ivr/menu",
+            "  say (Polly.Amy, en-GB): For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
+            "  pause 3s",
+            "caller hangs up",
+            "call ended: caller hung up (8 requests)",
+        ]
+    );
+}
+
+#[test]
+fn repo_option_1_sales_answered() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "1", "completed"),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 1"],
+            SALES,
+            &["dial +442079460000 completed", "hangup"],
+            // record = yes: Twilio reports the call recording once it is ready.
+            &[
+                "callback /ivr/callback/voicemail/alert_sms?initiated_by_section=sales",
+                "end: hangup",
+            ],
+        ])
+    );
+}
+
+#[test]
+fn repo_option_1_sales_busy_no_answer_failed_go_to_voicemail() {
+    for outcome in ["busy", "no-answer", "failed"] {
+        assert_eq!(
+            repo(TUESDAY_MORNING, "1", outcome),
+            script(&[
+                WELCOME,
+                MAIN_MENU,
+                &["gather 1"],
+                SALES,
+                &[&format!("dial +442079460000 {outcome}")],
+                VOICEMAIL,
+            ]),
+            "{outcome}"
+        );
+    }
+}
+
+#[test]
+fn repo_option_1_sales_canceled_says_goodbye() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "1", "canceled"),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 1"],
+            SALES,
+            &["dial +442079460000 canceled"],
+            GOODBYE,
+        ])
+    );
+}
+
+#[test]
+fn repo_option_2_support_breakdown_reaches_the_engineer() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "2,1", "completed"),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 2"],
+            SUPPORT_MENU,
+            &["gather 1"],
+            EMERGENCY,
+            &["dial +447700900123 completed"],
+            HANGUP_AFTER_DIAL,
+        ])
+    );
+}
+
+#[test]
+fn repo_option_2_support_desk_every_outcome() {
+    for (outcome, then) in [
+        ("completed", HANGUP_AFTER_DIAL),
+        ("busy", VOICEMAIL),
+        ("no-answer", VOICEMAIL),
+        ("failed", VOICEMAIL),
+        ("canceled", GOODBYE),
+    ] {
+        assert_eq!(
+            repo(TUESDAY_MORNING, "2,2", outcome),
+            script(&[
+                WELCOME,
+                MAIN_MENU,
+                &["gather 2"],
+                SUPPORT_MENU,
+                &["gather 2", "redirect /ivr/action/support_desk"],
+                &[&format!("dial +442079460001 {outcome}")],
+                then,
+            ]),
+            "{outcome}"
+        );
+    }
+}
+
+#[test]
+fn repo_option_2_support_back_to_the_main_menu() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "2,0,hangup", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 2"],
+            SUPPORT_MENU,
+            &["gather 0", "redirect /ivr/action/back_to_menu"],
+            MAIN_MENU,
+            &["caller hangs up", "end: caller hung up"],
+        ])
+    );
+}
+
+#[test]
+fn repo_option_2_support_no_input_until_voicemail() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "2,-,-", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 2"],
+            SUPPORT_MENU,
+            &["gather -", "redirect /ivr/menu?menu=support&loop_count=1"],
+            &[
+                "  say For a breakdown, press 1. For anything else, press 2. To go back, press 0.",
+                "  pause 2",
+                "gather -",
+            ],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_option_3_voicemail() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "3", ""),
+        script(&[WELCOME, MAIN_MENU, &["gather 3"], VOICEMAIL])
+    );
+}
+
+#[test]
+fn repo_option_4_opening_hours_then_back_to_the_menu() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "4,3", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &[
+                "gather 4",
+                "redirect /ivr/action/opening_hours",
+                "say We are open Monday to Friday, nine till half past twelve and half past one till half past five, and Saturday mornings.",
+            ],
+            MAIN_MENU,
+            &["gather 3"],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_option_9_repeats_the_menu() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "9,3", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 9", "redirect /ivr/action/back_to_menu"],
+            MAIN_MENU,
+            &["gather 3"],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_invalid_input_apologises_and_repeats() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "7,*,3", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &["gather 7", "say Sorry, that is not one of the options."],
+            MAIN_MENU,
+            &["gather *", "say Sorry, that is not one of the options."],
+            MAIN_MENU,
+            &["gather 3"],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_hash_alone_is_no_input() {
+    // `#` is <Gather>'s finishOnKey: pressed alone it submits nothing.
+    assert_eq!(
+        repo(TUESDAY_MORNING, "#,3", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &[
+                "gather #",
+                "say Sorry, we did not hear a choice.",
+                "redirect /ivr/menu?loop_count=1",
+            ],
+            MAIN_MENU_PROMPT,
+            &["gather 3"],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_no_input_until_the_maximum_loops() {
+    assert_eq!(
+        repo(TUESDAY_MORNING, "-,-,-", ""),
+        script(&[
+            WELCOME,
+            MAIN_MENU,
+            &[
+                "gather -",
+                "say Sorry, we did not hear a choice.",
+                "redirect /ivr/menu?loop_count=1",
+            ],
+            MAIN_MENU_PROMPT,
+            &[
+                "gather -",
+                "say Sorry, we did not hear a choice.",
+                "redirect /ivr/menu?loop_count=2",
+            ],
+            MAIN_MENU_PROMPT,
+            &["gather -"],
+            GOODBYE,
+        ])
+    );
+}
+
+#[test]
+fn repo_closed_sunday_breakdown_reaches_the_engineer() {
+    assert_eq!(
+        repo(SUNDAY_NOON, "1", "no-answer"),
+        script(&[
+            CLOSED,
+            &["gather 1"],
+            EMERGENCY,
+            &["dial +447700900123 no-answer"],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_closed_menu_message_option() {
+    assert_eq!(
+        repo(SUNDAY_NOON, "2", ""),
+        script(&[CLOSED, &["gather 2"], VOICEMAIL])
+    );
+}
+
+#[test]
+fn repo_closed_menu_invalid_then_no_input_goes_to_voicemail() {
+    // The closed menu allows one loop: after it, no input leads to voicemail.
+    assert_eq!(
+        repo(SUNDAY_NOON, "5,-", ""),
+        script(&[
+            CLOSED,
+            &[
+                "gather 5",
+                "say Sorry, please press 1 or 2.",
+                "redirect /ivr/menu?menu=closed"
+            ],
+            &[
+                "  say For a breakdown, press 1. To leave a message, press 2.",
+                "  pause 2",
+                "gather -",
+            ],
+            VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn repo_closed_in_the_evening_the_emergency_line_is_open() {
+    assert_eq!(
+        repo(TUESDAY_EVENING, "1", "completed"),
+        script(&[
+            CLOSED,
+            &["gather 1"],
+            EMERGENCY,
+            &["dial +447700900123 completed"],
+            HANGUP_AFTER_DIAL,
+        ])
+    );
+}
+
+#[test]
+fn repo_closed_at_lunch() {
+    assert_eq!(
+        repo(TUESDAY_LUNCH, "2", ""),
+        script(&[CLOSED, &["gather 2"], VOICEMAIL])
+    );
+}
+
+#[test]
+fn repo_holiday_everything_is_closed() {
+    // Christmas Day: the office is closed and so is the emergency line.
+    assert_eq!(
+        repo(CHRISTMAS, "1", ""),
+        script(&[CLOSED, &["gather 1"], VOICEMAIL])
+    );
+}
+
+#[test]
+fn repo_past_midnight() {
+    // Saturday 01:30 is inside Friday's 2200-0200 emergency range.
+    assert_eq!(
+        repo(SATURDAY_PAST_MIDNIGHT, "1", "busy"),
+        script(&[
+            CLOSED,
+            &["gather 1"],
+            EMERGENCY,
+            &["dial +447700900123 busy"],
+            VOICEMAIL,
+        ])
+    );
+    // Friday 01:30: Thursday's range ended at 22:00, so the line is closed.
+    assert_eq!(
+        repo(FRIDAY_PAST_MIDNIGHT, "1", ""),
+        script(&[CLOSED, &["gather 1"], VOICEMAIL])
+    );
+}
+
+#[test]
+fn repo_summer_time_opening() {
+    // 08:30 UTC in June is 09:30 in London: open.
+    assert_eq!(
+        repo(SUMMER_MORNING, "3", ""),
+        script(&[WELCOME, MAIN_MENU, &["gather 3"], VOICEMAIL])
+    );
+}
+
+#[test]
+fn repo_dst_change_days() {
+    let engineer = |at: &str| {
+        assert_eq!(
+            repo(at, "1", "completed"),
+            script(&[
+                CLOSED,
+                &["gather 1"],
+                EMERGENCY,
+                &["dial +447700900123 completed"],
+                HANGUP_AFTER_DIAL,
+            ]),
+            "{at}: the emergency line should be open"
+        );
+    };
+    let voicemail = |at: &str| {
+        assert_eq!(
+            repo(at, "1", ""),
+            script(&[CLOSED, &["gather 1"], VOICEMAIL]),
+            "{at}: the emergency line should be closed"
+        );
+    };
+    // Spring forward: 09:30 UTC is 10:30 BST (open), 15:30 UTC is 16:30 BST (closed).
+    engineer(SPRING_FORWARD_OPEN);
+    voicemail(SPRING_FORWARD_CLOSED);
+    // Fall back: 09:30 UTC is 09:30 GMT (closed), 15:30 UTC is 15:30 GMT (open).
+    voicemail(FALL_BACK_CLOSED);
+    engineer(FALL_BACK_OPEN);
+}
+
+// ---------------------------------------------------------------------------
+// twilio-aws-ivr's sample config, unchanged
+
+const S3: &str = "https://twilio-aws-ivr.s3.amazonaws.com";
+
+fn fx(lines: &[&str]) -> Vec<String> {
+    lines.iter().map(|l| l.replace("{S3}", S3)).collect()
+}
+
+const FX_WELCOME: &[&str] = &[
+    "play {S3}/01_welcome.mp3",
+    "redirect /ivr/menu",
+    "  play {S3}/02_menu.mp3",
+    "  pause 3",
+];
+const FX_GOODBYE: &[&str] = &[
+    "redirect /ivr/action/hangup_with_goodbye",
+    "play {S3}/04_hangup.mp3",
+    "hangup",
+    "end: hangup",
+];
+const FX_HANGUP: &[&str] = &[
+    "redirect /ivr/action/hangup_without_goodbye",
+    "hangup",
+    "end: hangup",
+];
+const FX_VOICEMAIL: &[&str] = &[
+    "redirect /ivr/action/voicemail_example",
+    "play {S3}/04_all_lines_busy.mp3",
+    "pause 1",
+    "record max 300",
+    "play {S3}/04_all_lines_busy_bye.mp3",
+    "hangup",
+    "callback /ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example",
+    "sms +447700900001 New voicemail (12s): <recording>",
+    "end: hangup",
+];
+
+fn fx_script(parts: &[&[&str]]) -> Vec<String> {
+    fx(&script(parts).iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn fixture_options_0_and_1_hang_up() {
+    assert_eq!(
+        fixture(TUESDAY_MORNING, "0", ""),
+        fx_script(&[
+            FX_WELCOME,
+            &["gather 0", "play {S3}/03_action_sample.mp3"],
+            FX_HANGUP,
+        ])
+    );
+    assert_eq!(
+        fixture(TUESDAY_MORNING, "1", ""),
+        fx_script(&[
+            FX_WELCOME,
+            &["gather 1", "play {S3}/03_action_hangup.mp3"],
+            FX_HANGUP,
+        ])
+    );
+}
+
+#[test]
+fn fixture_option_2_redirect() {
+    assert_eq!(
+        fixture(TUESDAY_MORNING, "2", ""),
+        fx_script(&[
+            FX_WELCOME,
+            &[
+                "gather 2",
+                "play {S3}/03_action_redirect.mp3",
+                "redirect /ivr/action/redirect_example",
+                "play {S3}/04_redirect_example.mp3",
+            ],
+            FX_GOODBYE,
+        ])
+    );
+}
+
+#[test]
+fn fixture_option_3_forward_every_outcome() {
+    for outcome in ["completed", "busy", "no-answer", "failed", "canceled"] {
+        let then: &[&str] = if outcome == "completed" {
+            &["hangup", "end: hangup"]
+        } else {
+            FX_VOICEMAIL
+        };
+        assert_eq!(
+            fixture(TUESDAY_MORNING, "3", outcome),
+            fx_script(&[
+                FX_WELCOME,
+                &[
+                    "gather 3",
+                    "play {S3}/03_action_forward.mp3",
+                    "redirect /ivr/action/forward_example",
+                    "play {S3}/04_forward_example.mp3",
+                    &format!("dial +442079460000 {outcome}"),
+                ],
+                then,
+            ]),
+            "{outcome}"
+        );
+    }
+}
+
+#[test]
+fn fixture_option_4_voicemail() {
+    assert_eq!(
+        fixture(TUESDAY_MORNING, "4", ""),
+        fx_script(&[
+            FX_WELCOME,
+            &["gather 4", "play {S3}/03_action_voicemail.mp3"],
+            FX_VOICEMAIL,
+        ])
+    );
+}
+
+fn fixture_hours(at: &str, digit: &str) -> Vec<String> {
+    fixture(at, digit, "")
+}
+
+const FX_MORNING: &[&str] = &[
+    "gather 5",
+    "play {S3}/03_hours_morning_or_afternoon.mp3",
+    "redirect /ivr/action/redirect_morning_or_afternoon",
+    "play {S3}/04_redirect_morning_or_afternoon_its_morning.mp3",
+    "redirect /ivr/action/hangup_without_goodbye",
+    "hangup",
+    "end: hangup",
+];
+const FX_AFTERNOON: &[&str] = &[
+    "gather 5",
+    "play {S3}/03_hours_morning_or_afternoon.mp3",
+    "redirect /ivr/action/redirect_morning_or_afternoon",
+    "redirect /ivr/action/redirect_morning_or_afternoon_its_afternoon",
+    "play {S3}/04_redirect_morning_or_afternoon_its_afternoon.mp3",
+    "hangup",
+    "end: hangup",
+];
+const FX_WEEKDAY: &[&str] = &[
+    "gather 6",
+    "play {S3}/03_hours_weekday_or_weekend.mp3",
+    "redirect /ivr/action/redirect_weekday_or_weekend",
+    "play {S3}/04_redirect_weekday_or_weekend_its_a_weekday.mp3",
+    "redirect /ivr/action/hangup_without_goodbye",
+    "hangup",
+    "end: hangup",
+];
+const FX_WEEKEND: &[&str] = &[
+    "gather 6",
+    "play {S3}/03_hours_weekday_or_weekend.mp3",
+    "redirect /ivr/action/redirect_weekday_or_weekend",
+    "redirect /ivr/action/redirect_weekday_or_weekend_its_a_weekend",
+    "play {S3}/04_redirect_weekday_or_weekend_its_a_weekend.mp3",
+    "hangup",
+    "end: hangup",
+];
+
+#[test]
+fn fixture_option_5_morning_or_afternoon() {
+    assert_eq!(
+        fixture_hours(TUESDAY_MORNING, "5"),
+        fx_script(&[FX_WELCOME, FX_MORNING])
+    );
+    assert_eq!(
+        fixture_hours(TUESDAY_AFTERNOON, "5"),
+        fx_script(&[FX_WELCOME, FX_AFTERNOON])
+    );
+    // Past midnight is a morning.
+    assert_eq!(
+        fixture_hours(SATURDAY_PAST_MIDNIGHT, "5"),
+        fx_script(&[FX_WELCOME, FX_MORNING])
+    );
+}
+
+#[test]
+fn fixture_option_6_weekday_or_weekend() {
+    assert_eq!(
+        fixture_hours(TUESDAY_MORNING, "6"),
+        fx_script(&[FX_WELCOME, FX_WEEKDAY])
+    );
+    assert_eq!(
+        fixture_hours(SUNDAY_NOON, "6"),
+        fx_script(&[FX_WELCOME, FX_WEEKEND])
+    );
+    // Saturday 01:30 is the weekend, though Friday evening was a weekday.
+    assert_eq!(
+        fixture_hours(SATURDAY_PAST_MIDNIGHT, "6"),
+        fx_script(&[FX_WELCOME, FX_WEEKEND])
+    );
+    // The sample config knows no holidays: Christmas Day 2026 is a Friday.
+    assert_eq!(
+        fixture_hours(CHRISTMAS, "6"),
+        fx_script(&[FX_WELCOME, FX_WEEKDAY])
+    );
+}
+
+#[test]
+fn fixture_dst_change_days() {
+    // Spring forward: 11:30 UTC is 12:30 BST, an afternoon.
+    assert_eq!(
+        fixture_hours("2026-03-29T11:30:00Z", "5"),
+        fx_script(&[FX_WELCOME, FX_AFTERNOON])
+    );
+    // Fall back: 11:30 UTC is 11:30 GMT, still the morning.
+    assert_eq!(
+        fixture_hours("2026-10-25T11:30:00Z", "5"),
+        fx_script(&[FX_WELCOME, FX_MORNING])
+    );
+    // Both are Sundays.
+    assert_eq!(
+        fixture_hours("2026-03-29T11:30:00Z", "6"),
+        fx_script(&[FX_WELCOME, FX_WEEKEND])
+    );
+}
+
+#[test]
+fn fixture_options_7_8_9_back_to_the_menu() {
+    for digit in ["7", "8", "9"] {
+        assert_eq!(
+            fixture(TUESDAY_MORNING, &format!("{digit},0"), ""),
+            fx_script(&[
+                FX_WELCOME,
+                &[
+                    &format!("gather {digit}"),
+                    "redirect /ivr/action/back_to_menu",
+                    "play {S3}/03_back_to_menu.mp3",
+                ],
+                &FX_WELCOME[1..],
+                &["gather 0", "play {S3}/03_action_sample.mp3"],
+                FX_HANGUP,
+            ]),
+            "{digit}"
+        );
+    }
+}
+
+#[test]
+fn fixture_no_input_hangs_up_after_one_loop() {
+    assert_eq!(
+        fixture(TUESDAY_MORNING, "-", ""),
+        fx_script(&[FX_WELCOME, &["gather -"], FX_GOODBYE])
+    );
+}
+
+#[test]
+fn fixture_invalid_input() {
+    assert_eq!(
+        fixture(TUESDAY_MORNING, "*,-", ""),
+        fx_script(&[
+            FX_WELCOME,
+            &["gather *", "say Sorry, that is not a valid choice."],
+            &FX_WELCOME[1..],
+            &["gather -"],
+            FX_GOODBYE,
+        ])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The script itself
+
+#[test]
+fn running_out_of_keys_fails_loudly() {
+    call(&repo_config(), TUESDAY_MORNING, "7", "")
+        .assert_failed("--press has no entry left for this <Gather>");
+    call(&repo_config(), TUESDAY_MORNING, "", "").assert_failed("waits for keys: pass --press");
+    call(&repo_config(), TUESDAY_MORNING, "1", "").assert_failed("needs an outcome: pass --dial");
+}
+
+#[test]
+fn too_many_keys_for_the_gather_fail_loudly() {
+    call(&repo_config(), TUESDAY_MORNING, "12", "")
+        .assert_failed("pressed `12`, but this <Gather> stops after `1`");
+}
+
+#[test]
+fn json_errors_are_reported_on_stdout_too() {
+    let t = call(&repo_config(), TUESDAY_MORNING, "12", "");
+    let last = t.events.last().expect("events");
+    assert_eq!(last["event"], "error");
+    assert!(last["message"].as_str().unwrap().contains("pressed `12`"));
+}
+
+#[test]
+fn an_invalid_config_is_refused() {
+    let dir = TempDir::new("bad-config");
+    let path = dir.0.join("config.ini");
+    std::fs::write(
+        &path,
+        "[ivr_menu]\nsay = hi\n[ivr_menu_option_1]\naction = nowhere\n",
+    )
+    .unwrap();
+    call(&path, TUESDAY_MORNING, "1", "").assert_failed("invalid config");
+}
+
+#[test]
+fn at_is_refused_for_a_running_server() {
+    let mut cmd = Command::new(IVR);
+    cmd.args(["call", "--url", "http://127.0.0.1:9/ivr", "--at", CHRISTMAS]);
+    run(cmd, false).assert_failed("IVR_NOW");
+}
+
+// ---------------------------------------------------------------------------
+// Against `ivr serve`, signed end to end
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "ivr-scripted-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `ivr serve --port 0`, killed on drop.
+struct Serve {
+    child: Child,
+    base: String,
+    _data: TempDir,
+}
+
+impl Serve {
+    fn start(config: &Path, token: &str, now: &str) -> Serve {
+        let data = TempDir::new("serve");
+        let mut child = Command::new(IVR)
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .args(["--port", "0"])
+            .env("TWILIO_AUTH_TOKEN", token)
+            .env("IVR_NOW", now)
+            .env("IVR_DATA_DIR", &data.0)
+            .env_remove("IVR_PUBLIC_URL")
+            .env_remove("IVR_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ivr serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Serve {
+            child,
+            base,
+            _data: data,
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn call_url(url: &str, token: Option<&str>, press: &str, dial: &str) -> Transcript {
+    let mut cmd = Command::new(IVR);
+    cmd.args(["call", "--url", url, "--json"]);
+    if !press.is_empty() {
+        cmd.args(["--press", press]);
+    }
+    if !dial.is_empty() {
+        cmd.args(["--dial", dial]);
+    }
+    match token {
+        Some(t) => cmd.env("TWILIO_AUTH_TOKEN", t),
+        None => cmd.env_remove("TWILIO_AUTH_TOKEN"),
+    };
+    // No ./config.ini to fall back on for a token.
+    cmd.current_dir(std::env::temp_dir());
+    run(cmd, true)
+}
+
+#[test]
+fn against_ivr_serve_signed_end_to_end() {
+    let token = "scripted-calls-token-0123456789ab";
+    let server = Serve::start(&repo_config(), token, TUESDAY_MORNING);
+    let url = format!("{}/ivr", server.base);
+
+    // The same call, over HTTP with signatures, as in-process.
+    let t = call_url(&url, Some(token), "1", "busy");
+    t.assert_ok();
+    let lines = t.lines();
+    let in_process = repo(TUESDAY_MORNING, "1", "busy");
+    // In-process mode prints the SMS effect; over HTTP it happens in the server.
+    let expected: Vec<String> = in_process
+        .into_iter()
+        .filter(|l| !l.starts_with("sms "))
+        .collect();
+    assert_eq!(lines, expected);
+    assert_eq!(t.events.last().unwrap()["requests"], 8);
+    assert!(t.events[0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+
+    // The wrong token: the server refuses the very first request.
+    call_url(&url, Some("not-the-token"), "1", "busy")
+        .assert_failed("answered HTTP 403: invalid X-Twilio-Signature");
+    // No token: unsigned, and refused.
+    let t = call_url(&url, None, "1", "busy");
+    t.assert_failed("answered HTTP 403: missing X-Twilio-Signature");
+    assert!(t.stderr.contains("UNSIGNED"), "{}", t.stderr);
+}
+
+#[test]
+fn a_server_that_is_not_running() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    call_url(&format!("http://127.0.0.1:{port}/ivr"), Some("t"), "1", "")
+        .assert_failed("cannot reach");
+}
+
+// ---------------------------------------------------------------------------
+// What Twilio would reject, from a canned server
+
+/// A request the canned server received.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    signature: Option<String>,
+    body: String,
+}
+
+/// Answers each path with a fixed (status, content type, body); records every request.
+struct Canned {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Canned {
+    fn start(routes: Vec<(&'static str, u16, &'static str, String)>) -> Canned {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let Some(req) = read_request(&mut stream) else {
+                    continue;
+                };
+                let path = req.target.split('?').next().unwrap_or("").to_string();
+                log.lock().unwrap().push(req);
+                let (status, ctype, body) = routes
+                    .iter()
+                    .find(|(p, ..)| *p == path)
+                    .map(|(_, s, c, b)| (*s, *c, b.clone()))
+                    .unwrap_or((404, "text/plain", "no such route".into()));
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(resp.as_bytes());
+            }
+        });
+        Canned { base, seen }
+    }
+
+    fn call(&self, path: &str, press: &str, dial: &str) -> Transcript {
+        call_url(
+            &format!("{}{path}", self.base),
+            Some(CANNED_TOKEN),
+            press,
+            dial,
+        )
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+const CANNED_TOKEN: &str = "canned-token";
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Seen> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = head.lines();
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_string();
+    let target = first.next()?.to_string();
+    let mut length = 0;
+    let mut signature = None;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "content-length" => length = v.trim().parse().unwrap_or(0),
+                "x-twilio-signature" => signature = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some(Seen {
+        method,
+        target,
+        signature,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn xml(s: &str) -> String {
+    format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response>{s}</Response>"#)
+}
+
+#[test]
+fn twiml_that_twilio_would_reject() {
+    let server = Canned::start(vec![
+        ("/unknown-verb", 200, "text/xml", xml("<Speak>hi</Speak>")),
+        (
+            "/bad-nesting",
+            200,
+            "text/xml",
+            xml("<Gather><Dial>+442079460000</Dial></Gather>"),
+        ),
+        (
+            "/unknown-attribute",
+            200,
+            "text/xml",
+            xml(r#"<Say voice="Polly.Amy" rate="fast">hi</Say>"#),
+        ),
+        (
+            "/malformed",
+            200,
+            "text/xml",
+            "<Response><Say>hi</Response>".into(),
+        ),
+        (
+            "/not-twiml",
+            200,
+            "text/xml",
+            "<html><body>hi</body></html>".into(),
+        ),
+        ("/html", 200, "text/html", xml("<Say>hi</Say>")),
+        ("/error", 500, "text/plain", "boom".into()),
+        ("/loop", 200, "text/xml", xml("<Redirect>/loop</Redirect>")),
+    ]);
+    for (path, reason) in [
+        ("/unknown-verb", "unknown verb <Speak>"),
+        (
+            "/bad-nesting",
+            "invalid nesting: <Dial> inside <Gather> (only <Say>, <Play>, <Pause> may be nested in it)",
+        ),
+        ("/unknown-attribute", "unknown attribute `rate` on <Say>"),
+        ("/malformed", "is not well-formed"),
+        ("/not-twiml", "the root element is <html>, not <Response>"),
+        ("/html", "answered Content-Type `text/html`"),
+        ("/error", "answered HTTP 500: boom"),
+        ("/loop", "more than 50 requests in one call: redirect loop?"),
+        ("/nowhere", "answered HTTP 404"),
+    ] {
+        server.call(path, "", "").assert_failed(reason);
+    }
+}
+
+#[test]
+fn twiml_interpreted_as_twilio_would() {
+    let server = Canned::start(vec![
+        (
+            "/app/start",
+            200,
+            "text/xml; charset=utf-8",
+            // No action: the Gather posts back to the current URL.
+            xml(
+                r##"<Say voice="alice">Hi</Say><Play digits="1w2"/><Gather numDigits="3" finishOnKey="#"><Say>Your PIN</Say></Gather><Say>Nothing?</Say><Redirect method="GET">next?x=1</Redirect>"##,
+            ),
+        ),
+        (
+            "/app/next",
+            200,
+            "application/xml",
+            xml(
+                r#"<Dial action="/app/dialed" method="GET" record="record-from-answer" recordingStatusCallback="rec"><Number>+442079460000</Number></Dial>"#,
+            ),
+        ),
+        (
+            "/app/dialed",
+            200,
+            "text/xml",
+            xml(r#"<Record maxLength="20" action="recorded"/>"#),
+        ),
+        (
+            "/app/recorded",
+            200,
+            "text/xml",
+            xml(r#"<Enqueue waitUrl="wait" action="queued">support</Enqueue>"#),
+        ),
+        (
+            "/app/wait",
+            200,
+            "text/xml",
+            xml(r#"<Play loop="0">https://example.com/music.mp3</Play>"#),
+        ),
+        (
+            "/app/queued",
+            200,
+            "text/xml",
+            xml(r#"<Sms to="+447700900001">Thanks</Sms><Pause length="2"/>"#),
+        ),
+        ("/app/rec", 204, "text/plain", String::new()),
+    ]);
+    let t = server.call("/app/start", "12#,-", "completed");
+    t.assert_ok();
+    let base = &server.base;
+    assert_eq!(
+        t.lines(),
+        vec![
+            "say Hi",
+            "play digits 1w2",
+            "  say Your PIN",
+            "gather 12#",
+            // The Gather had no action: the digits went back to /app/start.
+            "say Hi",
+            "play digits 1w2",
+            "  say Your PIN",
+            "gather -",
+            "say Nothing?",
+            "redirect /app/next?x=1",
+            "dial +442079460000 completed",
+            "record max 20",
+            "enqueue support",
+            "play https://example.com/music.mp3",
+            "dequeue support bridged",
+            "sms +447700900001 Thanks",
+            "pause 2",
+            "callback /app/rec",
+            "end: end of TwiML: Twilio hangs up",
+        ]
+    );
+    // What the server saw: methods, URLs, parameters, signatures.
+    let seen = server.seen();
+    let targets: Vec<String> = seen
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.target.split('?').next().unwrap()))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            "POST /app/start",
+            "POST /app/start",
+            "GET /app/next",
+            "GET /app/dialed",
+            "POST /app/recorded",
+            "POST /app/wait",
+            "POST /app/queued",
+            "POST /app/rec",
+        ]
+    );
+    let form = |s: &Seen| -> Vec<(String, String)> {
+        url::form_urlencoded::parse(s.body.as_bytes())
+            .into_owned()
+            .collect()
+    };
+    let get = |pairs: &[(String, String)], k: &str| {
+        pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    };
+    // Every request is signed over the URL Twilio requested plus the sorted form.
+    for s in &seen {
+        let url = format!("{base}{}", s.target);
+        let sig = s.signature.as_deref().expect("signed");
+        assert!(
+            shared::signature::validate_form(CANNED_TOKEN, &url, &form(s), sig),
+            "bad signature for {} {url}",
+            s.method
+        );
+    }
+    let first = form(&seen[0]);
+    for (k, v) in [
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+        ("ApiVersion", "2010-04-01"),
+        ("From", "+447700900555"),
+        ("To", "+442079460100"),
+    ] {
+        assert_eq!(get(&first, k).as_deref(), Some(v), "{k}");
+    }
+    assert!(get(&first, "CallSid").unwrap().starts_with("CA"));
+    assert!(get(&first, "AccountSid").unwrap().starts_with("AC"));
+    let gathered = form(&seen[1]);
+    assert_eq!(get(&gathered, "Digits").as_deref(), Some("12"));
+    assert_eq!(get(&gathered, "CallStatus").as_deref(), Some("in-progress"));
+    // GET: the parameters travel in the query string.
+    assert!(
+        seen[2].target.starts_with("/app/next?x=1&AccountSid="),
+        "{}",
+        seen[2].target
+    );
+    assert!(
+        seen[3].target.contains("DialCallStatus=completed"),
+        "{}",
+        seen[3].target
+    );
+    assert!(
+        seen[3].target.contains("DialCallDuration=60"),
+        "{}",
+        seen[3].target
+    );
+    let recorded = form(&seen[4]);
+    assert_eq!(get(&recorded, "RecordingDuration").as_deref(), Some("12"));
+    assert!(get(&recorded, "RecordingUrl")
+        .unwrap()
+        .starts_with("https://api.twilio.com/2010-04-01/Accounts/AC"));
+    assert!(get(&recorded, "RecordingSid").unwrap().starts_with("RE"));
+    assert_eq!(
+        get(&form(&seen[6]), "QueueResult").as_deref(),
+        Some("bridged")
+    );
+    let status = form(&seen[7]);
+    assert_eq!(
+        get(&status, "RecordingStatus").as_deref(),
+        Some("completed")
+    );
+    assert_eq!(get(&status, "RecordingSource").as_deref(), Some("DialVerb"));
+    assert_eq!(get(&status, "RecordingDuration").as_deref(), Some("60"));
+}
+
+// ---------------------------------------------------------------------------
+// `ivr graph` and the README
+
+fn graph(path: &Path, format: &str) -> String {
+    let out = Command::new(IVR)
+        .arg("graph")
+        .arg(path)
+        .args(["--format", format])
+        .output()
+        .expect("run ivr graph");
+    assert!(
+        out.status.success(),
+        "ivr graph failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn graph_of_the_repository_config() {
+    let m = graph(&repo_config(), "mermaid");
+    assert!(m.starts_with("flowchart TD\n"), "{m}");
+    for needle in [
+        "incoming([\"incoming call\"])",
+        "hours__ivr_welcome{\"hours office?\"}",
+        "incoming --> hours__ivr_welcome",
+        "hours__ivr_welcome -->|\"open\"| ivr_welcome",
+        "hours__ivr_welcome -->|\"closed\"| action_closed_message",
+        "ivr_menu -->|\"press 1\"| action_sales",
+        "ivr_menu -->|\"no input ×3\"| action_goodbye",
+        "action_sales -->|\"busy\"| action_voicemail",
+        "action_sales -->|\"canceled\"| action_goodbye",
+        "action_sales[\"action_sales<br/>say “Putting you through to sales.”<br/>forward +442079460000 (recorded)\"]",
+        "action_voicemail -->|\"after the message\"| hangup",
+    ] {
+        assert!(m.contains(needle), "missing `{needle}` in\n{m}");
+    }
+    let d = graph(&repo_config(), "dot");
+    assert!(d.starts_with("digraph ivr {"), "{d}");
+    assert!(
+        d.contains("\"action_sales\" -> \"action_voicemail\" [label=\"busy\"];"),
+        "{d}"
+    );
+    // Deterministic.
+    assert_eq!(m, graph(&repo_config(), "mermaid"));
+}
+
+#[test]
+fn graph_of_the_fixture_config() {
+    let m = graph(&fixture_config(), "mermaid");
+    for needle in [
+        "incoming --> ivr_welcome",
+        "ivr_welcome[\"ivr_welcome<br/>play 01_welcome.mp3\"]",
+        "hours__action_redirect_morning_or_afternoon{\"hours open_mornings_only?\"}",
+        "ivr_menu -->|\"no input\"| action_hangup_with_goodbye",
+        "action_forward_example -->|\"no-answer\"| action_voicemail_example",
+    ] {
+        assert!(m.contains(needle), "missing `{needle}` in\n{m}");
+    }
+}
+
+/// The README embeds `ivr graph config.ini` between these markers, framed as
+/// "\n```mermaid\n" + output + "```\n". `UPDATE_README=1 cargo test` rewrites it.
+#[test]
+fn readme_diagram_is_current() {
+    const START: &str = "<!-- ivr-graph:start -->";
+    const END: &str = "<!-- ivr-graph:end -->";
+    let readme_path = repo_root().join("README.md");
+    let expected = format!("\n```mermaid\n{}```\n", graph(&repo_config(), "mermaid"));
+    let readme = std::fs::read_to_string(&readme_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", readme_path.display()));
+    let (Some(s), Some(e)) = (readme.find(START), readme.find(END)) else {
+        panic!(
+            "README.md lacks the {START} … {END} markers; put this between them:\n{START}{expected}{END}"
+        );
+    };
+    assert!(s < e, "the markers are out of order");
+    let current = &readme[s + START.len()..e];
+    if current != expected && std::env::var_os("UPDATE_README").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..s + START.len()], &readme[e..]);
+        std::fs::write(&readme_path, updated).expect("write README.md");
+        return;
+    }
+    assert!(
+        current == expected,
+        "README.md's diagram is stale: run `UPDATE_README=1 cargo test -p ivr --test scripted_calls readme` or paste:\n{START}{expected}{END}"
+    );
+}

@@ -36,7 +36,10 @@ fn functions(t: &Value) -> Vec<(String, &Value)> {
 }
 
 fn binary(r: &Value) -> String {
-    r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_string()
+    r["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn every_function_folder_is_in_the_template_and_vice_versa() {
         .collect();
     assert_eq!(in_template, folders);
     let known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_string()).collect();
-    assert_eq!(known, folders, "shared::Function::ALL and functions/ differ");
+    assert_eq!(
+        known, folders,
+        "shared::Function::ALL and functions/ differ"
+    );
     for (name, r) in functions(&t) {
         assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         assert_eq!(
@@ -126,11 +132,17 @@ fn recordings_bucket_is_private_encrypted_and_tls_only() {
     let t = template();
     let b = &t["Resources"]["RecordingsBucket"]["Properties"];
     let pab = &b["PublicAccessBlockConfiguration"];
-    for k in ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"] {
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
         assert_eq!(pab[k], true, "{k}");
     }
     assert!(!b["BucketEncryption"].is_null());
-    let stmt = &t["Resources"]["RecordingsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    let stmt =
+        &t["Resources"]["RecordingsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
     assert_eq!(stmt["Effect"], "Deny");
     assert_eq!(stmt["Condition"]["Bool"]["aws:SecureTransport"], "false");
 }

@@ -1,6 +1,9 @@
 //! `ivr`: the operator's command line. `serve` runs every route locally,
-//! `check` validates a config before it is deployed.
+//! `check` validates a config before it is deployed, `call` plays Twilio's
+//! part in a simulated call, `graph` draws the flow.
 
+mod call;
+mod graph;
 mod serve;
 
 use std::path::PathBuf;
@@ -13,7 +16,7 @@ use shared::config::Config;
 #[command(
     name = "ivr",
     version,
-    about = "A config.ini-driven Twilio IVR: serve it locally, check it before deploying"
+    about = "A config.ini-driven Twilio IVR: serve it locally, check it before deploying, try a call, draw the flow"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,6 +38,16 @@ enum Command {
         /// default: ./config.ini
         path: Option<PathBuf>,
     },
+    /// Simulate a call: play Twilio's part against a running IVR (--url) or a config in-process (--config).
+    #[command(after_help = call::EXAMPLES)]
+    Call(call::CallArgs),
+    /// Print the call flow as a Mermaid flowchart (or Graphviz with --format dot).
+    Graph {
+        /// default: ./config.ini
+        path: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = graph::Format::Mermaid)]
+        format: graph::Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -42,6 +55,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { path } => check(path.unwrap_or_else(|| PathBuf::from("config.ini"))),
         Command::Serve { config, port } => serve::run(config, port),
+        Command::Call(args) => call::run(args),
+        Command::Graph { path, format } => {
+            graph::run(&path.unwrap_or_else(|| PathBuf::from("config.ini")), format)
+        }
     }
 }
 

@@ -1,0 +1,697 @@
+//! `ivr graph`: the call flow as a picture.
+//!
+//! The incoming call → hours checks (open / closed) → menus and the digits
+//! that leave them → actions → forward fallbacks → voicemail → hang up, as a
+//! Mermaid flowchart (GitHub renders it in Markdown) or Graphviz DOT.
+//! Sections nothing leads to are drawn apart, in a subgraph titled
+//! "unreachable". The output is deterministic: the same config always gives
+//! the same text, so the README's copy can be checked by a test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use shared::config::{ActionKind, Audio, Config, EdgeKind, Node};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Mermaid flowchart (GitHub renders ```mermaid blocks)
+    Mermaid,
+    /// Graphviz (`dot -Tsvg`)
+    Dot,
+}
+
+pub fn run(path: &Path, format: Format) -> ExitCode {
+    let shown = path.display().to_string();
+    match Config::load(path) {
+        Ok(loaded) => {
+            print!("{}", render(&loaded.config, format));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{}", d.render(&shown));
+            }
+            eprintln!(
+                "{shown}: {} error(s); run `ivr check {shown}`",
+                e.diagnostics.len()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A box in the picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum G {
+    /// The incoming call.
+    Start,
+    /// The hours check in front of a section.
+    Hours(Node),
+    Section(Node),
+    /// The call ends.
+    End,
+}
+
+impl G {
+    /// Sort key: start, then each section with its hours check just before it, then the end.
+    fn key(&self) -> (u8, Option<&Node>, u8) {
+        match self {
+            G::Start => (0, None, 0),
+            G::Hours(n) => (1, Some(n), 0),
+            G::Section(n) => (1, Some(n), 1),
+            G::End => (2, None, 0),
+        }
+    }
+
+    fn id(&self) -> String {
+        match self {
+            G::Start => "incoming".into(),
+            G::End => "hangup".into(),
+            G::Hours(n) => format!("hours__{}", escape_id(&section_name(n))),
+            G::Section(n) => escape_id(&section_name(n)),
+        }
+    }
+}
+
+/// An arrow; `rank` orders the arrows leaving one box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Arrow {
+    from: G,
+    to: G,
+    label: String,
+    rank: u32,
+}
+
+fn section_name(n: &Node) -> String {
+    n.section()
+}
+
+/// Letters, digits and `_` stay; anything else becomes `_xHH_`.
+fn escape_id(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("_x{b:02x}_"));
+            }
+        }
+    }
+    out
+}
+
+/// The flow as boxes and arrows, before any syntax.
+struct Picture {
+    boxes: Vec<(G, Vec<String>)>,
+    arrows: Vec<Arrow>,
+    unreachable: BTreeSet<String>,
+}
+
+fn edge_rank(kind: &EdgeKind) -> u32 {
+    match kind {
+        EdgeKind::Closed(_) => 1,
+        EdgeKind::Next => 2,
+        EdgeKind::Digit(d) => 10 + u32::from(*d),
+        EdgeKind::NoInputMaxLoops => 100,
+        EdgeKind::DialBusy => 111,
+        EdgeKind::DialNoAnswer => 112,
+        EdgeKind::DialFailed => 113,
+        EdgeKind::DialCanceled => 114,
+    }
+}
+
+fn picture(config: &Config) -> Picture {
+    let edges = config.edges();
+    let reachable = config.reachable();
+
+    // Sections with an hours check in front of them: node → hours name.
+    let mut gated: BTreeMap<Node, String> = BTreeMap::new();
+    for e in &edges {
+        if let EdgeKind::Closed(h) = &e.kind {
+            gated.insert(e.from.clone(), h.clone());
+        }
+    }
+    // A menu option that says nothing is drawn as the digit's arrow (through
+    // its hours check, if it has one) rather than as a box of its own.
+    let mut incoming: BTreeMap<&Node, usize> = BTreeMap::new();
+    for e in &edges {
+        *incoming.entry(&e.to).or_default() += 1;
+    }
+    let option_of = |n: &Node| match n {
+        Node::MenuOption(m, d) => config.menu(m.as_deref()).and_then(|m| m.options.get(d)),
+        _ => None,
+    };
+    let collapsed = |n: &Node| {
+        option_of(n).is_some_and(|o| o.audio.is_none() && incoming.get(n).copied() == Some(1))
+    };
+    let into = |n: &Node| -> G {
+        if *n == Node::HangupRoute {
+            G::End
+        } else if gated.contains_key(n) {
+            G::Hours(n.clone())
+        } else {
+            G::Section(n.clone())
+        }
+    };
+
+    let mut arrows = vec![Arrow {
+        from: G::Start,
+        to: into(&Node::Welcome),
+        label: String::new(),
+        rank: 0,
+    }];
+    // Where a section leads straight on to (a collapsed option's action).
+    let next_of = |n: &Node| {
+        edges
+            .iter()
+            .find(|x| x.from == *n && x.kind == EdgeKind::Next)
+            .map(|x| x.to.clone())
+    };
+    for n in gated.keys() {
+        let to = if collapsed(n) {
+            match next_of(n) {
+                Some(next) => into(&next),
+                None => continue,
+            }
+        } else {
+            G::Section(n.clone())
+        };
+        arrows.push(Arrow {
+            from: G::Hours(n.clone()),
+            to,
+            label: "open".into(),
+            rank: 0,
+        });
+    }
+    for e in &edges {
+        let rank = edge_rank(&e.kind);
+        let (from, to, label) = match &e.kind {
+            EdgeKind::Closed(_) => (G::Hours(e.from.clone()), into(&e.to), "closed".to_string()),
+            EdgeKind::Next if collapsed(&e.from) => continue,
+            EdgeKind::Digit(d) if collapsed(&e.to) && !gated.contains_key(&e.to) => {
+                let Some(next) = next_of(&e.to) else {
+                    continue;
+                };
+                (
+                    G::Section(e.from.clone()),
+                    into(&next),
+                    format!("press {d}"),
+                )
+            }
+            EdgeKind::Digit(d) => (
+                G::Section(e.from.clone()),
+                into(&e.to),
+                format!("press {d}"),
+            ),
+            EdgeKind::Next => (G::Section(e.from.clone()), into(&e.to), String::new()),
+            EdgeKind::NoInputMaxLoops => (
+                G::Section(e.from.clone()),
+                into(&e.to),
+                no_input_label(config, &e.from),
+            ),
+            EdgeKind::DialBusy => (G::Section(e.from.clone()), into(&e.to), "busy".into()),
+            EdgeKind::DialNoAnswer => (G::Section(e.from.clone()), into(&e.to), "no-answer".into()),
+            EdgeKind::DialFailed => (G::Section(e.from.clone()), into(&e.to), "failed".into()),
+            EdgeKind::DialCanceled => (G::Section(e.from.clone()), into(&e.to), "canceled".into()),
+        };
+        arrows.push(Arrow {
+            from,
+            to,
+            label,
+            rank,
+        });
+    }
+    // Where the call ends.
+    for menu in std::iter::once(&config.main_menu).chain(config.menus.values()) {
+        if menu.no_input_max_loops.is_some() && menu.no_input_action_on_max_loops.is_none() {
+            let n = Node::Menu(menu.name.clone());
+            arrows.push(Arrow {
+                label: no_input_label(config, &n),
+                from: G::Section(n),
+                to: G::End,
+                rank: 100,
+            });
+        }
+    }
+    for a in config.actions.values() {
+        let (label, rank) = match &a.kind {
+            ActionKind::Hangup => ("", 2),
+            ActionKind::Voicemail(_) => ("after the message", 2),
+            ActionKind::Forward(_) => ("completed", 110),
+            _ => continue,
+        };
+        arrows.push(Arrow {
+            from: G::Section(Node::Action(a.name.clone())),
+            to: G::End,
+            label: label.into(),
+            rank,
+        });
+    }
+    arrows.sort_by(|a, b| {
+        (a.from.key(), a.rank, a.to.key(), &a.label).cmp(&(
+            b.from.key(),
+            b.rank,
+            b.to.key(),
+            &b.label,
+        ))
+    });
+    arrows.dedup();
+
+    // Every section gets a box (a collapsed option is only an arrow).
+    let mut nodes: Vec<Node> = vec![Node::Welcome];
+    for menu in std::iter::once(&config.main_menu).chain(config.menus.values()) {
+        nodes.push(Node::Menu(menu.name.clone()));
+        for d in menu.options.keys() {
+            nodes.push(Node::MenuOption(menu.name.clone(), *d));
+        }
+    }
+    nodes.extend(config.actions.keys().map(|a| Node::Action(a.clone())));
+    nodes.sort();
+    let mut boxes = vec![(G::Start, vec!["incoming call".to_string()])];
+    let mut unreachable = BTreeSet::new();
+    for n in nodes {
+        if !reachable.contains(&n) {
+            unreachable.insert(G::Section(n.clone()).id());
+            unreachable.insert(G::Hours(n.clone()).id());
+        }
+        if let Some(h) = gated.get(&n) {
+            boxes.push((G::Hours(n.clone()), vec![format!("hours {h}?")]));
+        }
+        if !collapsed(&n) {
+            let label = describe(config, &n);
+            boxes.push((G::Section(n), label));
+        }
+    }
+    if arrows.iter().any(|a| a.to == G::End) {
+        boxes.push((G::End, vec!["hang up".to_string()]));
+    }
+    Picture {
+        boxes,
+        arrows,
+        unreachable,
+    }
+}
+
+fn no_input_label(config: &Config, menu: &Node) -> String {
+    match menu {
+        Node::Menu(m) => match config.menu(m.as_deref()).and_then(|m| m.no_input_max_loops) {
+            Some(1) => "no input".into(),
+            Some(n) => format!("no input ×{n}"),
+            None => "no input".into(),
+        },
+        _ => "no input".into(),
+    }
+}
+
+/// What a section does, as lines: its name, what the caller hears, what happens.
+fn describe(config: &Config, n: &Node) -> Vec<String> {
+    let mut lines = vec![n.section()];
+    let audio = |lines: &mut Vec<String>, a: &Option<Audio>| {
+        if let Some(a) = a {
+            lines.push(audio_line(a));
+        }
+    };
+    match n {
+        Node::Welcome => audio(&mut lines, &config.welcome.audio),
+        Node::Menu(m) => {
+            if let Some(menu) = config.menu(m.as_deref()) {
+                lines.push(format!("menu: {}", audio_line(&menu.audio)));
+            }
+        }
+        Node::MenuOption(m, d) => {
+            if let Some(o) = config.menu(m.as_deref()).and_then(|m| m.options.get(d)) {
+                audio(&mut lines, &o.audio);
+            }
+        }
+        Node::Action(name) => {
+            if let Some(a) = config.action(name) {
+                audio(&mut lines, &a.audio);
+                lines.push(match &a.kind {
+                    ActionKind::Hangup => "hang up".into(),
+                    ActionKind::Redirect { path, .. } => format!("redirect {path}"),
+                    ActionKind::Menu { menu } => format!("go to menu_{menu}"),
+                    ActionKind::Forward(f) => {
+                        let mut s = format!("forward {}", f.phone_number);
+                        if f.record {
+                            s.push_str(" (recorded)");
+                        }
+                        s
+                    }
+                    ActionKind::Voicemail(v) => {
+                        let mut s = format!("voicemail, max {}s", v.max_length);
+                        if let Some(to) = &v.alert_sms_to {
+                            s.push_str(&format!(", SMS to {to}"));
+                        }
+                        s
+                    }
+                });
+            }
+        }
+        Node::HangupRoute => lines.push("hang up".into()),
+    }
+    lines
+}
+
+fn audio_line(a: &Audio) -> String {
+    match a {
+        Audio::Say(text) => format!("say “{}”", shorten(text, 40)),
+        Audio::Play(url) => {
+            let file = url
+                .split(['?', '#'])
+                .next()
+                .unwrap_or(url)
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .unwrap_or(url);
+            format!("play {file}")
+        }
+    }
+}
+
+/// At most `max` characters, cut at a word where possible.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => &cut[..i],
+        _ => &cut[..],
+    };
+    format!("{}…", cut.trim_end_matches([',', '.', ';', ':', ' ']))
+}
+
+pub fn render(config: &Config, format: Format) -> String {
+    let p = picture(config);
+    match format {
+        Format::Mermaid => mermaid(&p),
+        Format::Dot => dot(&p),
+    }
+}
+
+/// Text inside a quoted Mermaid label: entity codes for what Mermaid would read as syntax.
+fn mermaid_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("#quot;"),
+            '#' => out.push_str("#35;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn mermaid_box(g: &G, lines: &[String]) -> String {
+    let text = lines
+        .iter()
+        .map(|l| mermaid_text(l))
+        .collect::<Vec<_>>()
+        .join("<br/>");
+    let id = g.id();
+    match g {
+        G::Start => format!("{id}([\"{text}\"])"),
+        G::Hours(_) => format!("{id}{{\"{text}\"}}"),
+        G::Section(_) => format!("{id}[\"{text}\"]"),
+        G::End => format!("{id}((\"{text}\"))"),
+    }
+}
+
+fn mermaid(p: &Picture) -> String {
+    let mut out = String::from("flowchart TD\n");
+    let (apart, main): (Vec<_>, Vec<_>) = p
+        .boxes
+        .iter()
+        .partition(|(g, _)| p.unreachable.contains(&g.id()));
+    for (g, lines) in &main {
+        out.push_str(&format!("    {}\n", mermaid_box(g, lines)));
+    }
+    if !apart.is_empty() {
+        out.push_str("    subgraph unreachable_sections[\"unreachable\"]\n");
+        for (g, lines) in &apart {
+            out.push_str(&format!("        {}\n", mermaid_box(g, lines)));
+        }
+        out.push_str("    end\n");
+    }
+    for a in &p.arrows {
+        if a.label.is_empty() {
+            out.push_str(&format!("    {} --> {}\n", a.from.id(), a.to.id()));
+        } else {
+            out.push_str(&format!(
+                "    {} -->|\"{}\"| {}\n",
+                a.from.id(),
+                mermaid_text(&a.label),
+                a.to.id()
+            ));
+        }
+    }
+    if !apart.is_empty() {
+        out.push_str("    classDef unreachable stroke-dasharray: 5 5\n");
+        let ids: Vec<String> = apart.iter().map(|(g, _)| g.id()).collect();
+        out.push_str(&format!("    class {} unreachable\n", ids.join(",")));
+    }
+    out
+}
+
+fn dot_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn dot_box(g: &G, lines: &[String]) -> String {
+    let text = lines
+        .iter()
+        .map(|l| dot_text(l))
+        .collect::<Vec<_>>()
+        .join("\\n");
+    let shape = match g {
+        G::Start => ", shape=oval",
+        G::Hours(_) => ", shape=diamond",
+        G::Section(_) => "",
+        G::End => ", shape=doublecircle",
+    };
+    format!("\"{}\" [label=\"{text}\"{shape}];", g.id())
+}
+
+fn dot(p: &Picture) -> String {
+    let mut out = String::from("digraph ivr {\n    rankdir=TB;\n    node [shape=box];\n");
+    let (apart, main): (Vec<_>, Vec<_>) = p
+        .boxes
+        .iter()
+        .partition(|(g, _)| p.unreachable.contains(&g.id()));
+    for (g, lines) in &main {
+        out.push_str(&format!("    {}\n", dot_box(g, lines)));
+    }
+    if !apart.is_empty() {
+        out.push_str("    subgraph cluster_unreachable {\n        label=\"unreachable\";\n        style=dashed;\n");
+        for (g, lines) in &apart {
+            out.push_str(&format!("        {}\n", dot_box(g, lines)));
+        }
+        out.push_str("    }\n");
+    }
+    for a in &p.arrows {
+        let label = if a.label.is_empty() {
+            String::new()
+        } else {
+            format!(" [label=\"{}\"]", dot_text(&a.label))
+        };
+        out.push_str(&format!(
+            "    \"{}\" -> \"{}\"{label};\n",
+            a.from.id(),
+            a.to.id()
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        match Config::parse(text) {
+            Ok(l) => l.config,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    const SMALL: &str = "\
+[ivr]
+timezone = Europe/London
+
+[ivr_welcome]
+say = Hello \"there\" & welcome <friend> #1
+hours = office
+hours_action_on_closed = bye
+
+[ivr_menu]
+say = Press 1.
+no_input_max_loops = 2
+
+[ivr_menu_option_1]
+action = sales
+
+[ivr_menu_option_2]
+say = One moment.
+action = bye
+
+[ivr_menu_option_3]
+hours = office
+hours_action_on_closed = vm
+action = sales
+
+[action_sales]
+type = forward
+phone_number = +442079460000
+action_on_busy = vm
+action_on_no_answer = vm
+action_on_failed = vm
+action_on_canceled = bye
+
+[action_vm]
+type = voicemail
+voicemail_alert_sms_from = +447700900000
+voicemail_alert_sms_to = +447700900001
+
+[action_bye]
+type = hangup
+say = Goodbye.
+
+[action_old-thing]
+type = redirect
+path = /ivr/menu
+
+[hours_office]
+mon = 0900-1700
+";
+
+    #[test]
+    fn mermaid_of_a_small_flow() {
+        let out = render(&config(SMALL), Format::Mermaid);
+        let expected = "\
+flowchart TD
+    incoming([\"incoming call\"])
+    hours__ivr_welcome{\"hours office?\"}
+    ivr_welcome[\"ivr_welcome<br/>say “Hello #quot;there#quot; #amp; welcome #lt;friend#gt; #35;1”\"]
+    ivr_menu[\"ivr_menu<br/>menu: say “Press 1.”\"]
+    ivr_menu_option_2[\"ivr_menu_option_2<br/>say “One moment.”\"]
+    hours__ivr_menu_option_3{\"hours office?\"}
+    action_bye[\"action_bye<br/>say “Goodbye.”<br/>hang up\"]
+    action_sales[\"action_sales<br/>forward +442079460000\"]
+    action_vm[\"action_vm<br/>voicemail, max 300s, SMS to +447700900001\"]
+    hangup((\"hang up\"))
+    subgraph unreachable_sections[\"unreachable\"]
+        action_old_x2d_thing[\"action_old-thing<br/>redirect /ivr/menu\"]
+    end
+    incoming --> hours__ivr_welcome
+    hours__ivr_welcome -->|\"open\"| ivr_welcome
+    hours__ivr_welcome -->|\"closed\"| action_bye
+    ivr_welcome --> ivr_menu
+    ivr_menu -->|\"press 1\"| action_sales
+    ivr_menu -->|\"press 2\"| ivr_menu_option_2
+    ivr_menu -->|\"press 3\"| hours__ivr_menu_option_3
+    ivr_menu -->|\"no input ×2\"| hangup
+    ivr_menu_option_2 --> action_bye
+    hours__ivr_menu_option_3 -->|\"open\"| action_sales
+    hours__ivr_menu_option_3 -->|\"closed\"| action_vm
+    action_bye --> hangup
+    action_old_x2d_thing --> ivr_menu
+    action_sales -->|\"completed\"| hangup
+    action_sales -->|\"busy\"| action_vm
+    action_sales -->|\"no-answer\"| action_vm
+    action_sales -->|\"failed\"| action_vm
+    action_sales -->|\"canceled\"| action_bye
+    action_vm -->|\"after the message\"| hangup
+    classDef unreachable stroke-dasharray: 5 5
+    class action_old_x2d_thing unreachable
+";
+        assert_eq!(out, expected, "\n{out}");
+        assert_eq!(
+            out,
+            render(&config(SMALL), Format::Mermaid),
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn dot_of_a_small_flow() {
+        let out = render(&config(SMALL), Format::Dot);
+        assert!(out.starts_with("digraph ivr {\n"), "{out}");
+        assert!(out.ends_with("}\n"), "{out}");
+        assert!(
+            out.contains("\"hours__ivr_welcome\" [label=\"hours office?\", shape=diamond];"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\"ivr_welcome\" [label=\"ivr_welcome\\nsay “Hello \\\"there\\\" & welcome <friend> #1”\"];"),
+            "{out}"
+        );
+        assert!(out.contains("subgraph cluster_unreachable {"), "{out}");
+        assert!(
+            out.contains("\"action_sales\" -> \"action_vm\" [label=\"busy\"];"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\"incoming\" -> \"hours__ivr_welcome\";"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn ids_are_safe() {
+        assert_eq!(escape_id("action_a-b"), "action_a_x2d_b");
+        assert_eq!(escape_id("menu_x"), "menu_x");
+    }
+
+    #[test]
+    fn shortens_long_prompts_at_a_word() {
+        assert_eq!(
+            shorten(
+                "For sales, press 1. For support, press 2. To leave a message",
+                40
+            ),
+            "For sales, press 1. For support, press…"
+        );
+        assert_eq!(shorten("Short.", 40), "Short.");
+    }
+
+    #[test]
+    fn repository_configs_render() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for path in [
+            root.join("config.ini"),
+            root.join("../shared/fixtures/twilio-aws-ivr.config.ini"),
+        ] {
+            if !path.exists() {
+                continue;
+            }
+            let c = Config::load(&path).expect("valid").config;
+            let out = render(&c, Format::Mermaid);
+            assert!(out.starts_with("flowchart TD\n"));
+            // Every arrow joins boxes that are declared.
+            let declared: BTreeSet<String> =
+                picture(&c).boxes.iter().map(|(g, _)| g.id()).collect();
+            for a in picture(&c).arrows {
+                assert!(declared.contains(&a.from.id()), "{}", a.from.id());
+                assert!(declared.contains(&a.to.id()), "{}", a.to.id());
+            }
+        }
+    }
+}
