@@ -31,7 +31,7 @@ check:
 	$(CARGO) run -q --bin ivr -- check $(CONFIG)
 
 ## test: everything CI runs
-test: lint unit check validate deploy-tests
+test: test-deps lint unit check validate deploy-tests
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -45,13 +45,26 @@ deploy-tests:
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 	python3 tests/lambda_bootstrap.py --bin-dir target/release $(FUNCTIONS)
 
-## tools: the deploy tools, in ./.venv (cargo-lambda, zig, SAM CLI, cfn-lint)
+## tools: the deploy tools, in ./.venv (cargo-lambda, zig, SAM CLI, cfn-lint) and moto for tests
 tools: $(VENV)/.installed
 $(VENV)/.installed:
 	python3 -m venv $(VENV)
 	$(VBIN)/pip install --quiet --upgrade pip
-	$(VBIN)/pip install --quiet cargo-lambda ziglang aws-sam-cli cfn-lint
+	$(VBIN)/pip install --quiet cargo-lambda ziglang aws-sam-cli cfn-lint 'moto[server]'
 	touch $@
+
+## test-deps: protocol peers for tests: moto (AWS), Prism serving Twilio's OpenAPI spec
+NODE_DIR := infra/node
+TWILIO_SPEC := $(NODE_DIR)/twilio_api_v2010.json
+test-deps: tools $(NODE_DIR)/.installed $(TWILIO_SPEC)
+$(NODE_DIR)/.installed:
+	mkdir -p $(NODE_DIR)
+	cd $(NODE_DIR) && npm init -y >/dev/null && npm install --no-audit --no-fund --silent @stoplight/prism-cli@5
+	touch $@
+$(TWILIO_SPEC):
+	mkdir -p $(NODE_DIR)/pack
+	cd $(NODE_DIR)/pack && npm pack --silent @twilio/cli-core@9.0.0 >/dev/null && tar xzf twilio-cli-core-9.0.0.tgz
+	cp $(NODE_DIR)/pack/package/src/services/twilio-api/twilio_api_v2010.json $@
 
 ## validate: cfn-lint and sam validate --lint on template.yaml
 validate: tools

@@ -51,10 +51,12 @@ fn every_function_folder_is_in_the_template_and_vice_versa() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(in_template, folders);
-    let known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_string()).collect();
+    let mut known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_string()).collect();
+    // The one function that is not a route: it takes recording jobs off the queue.
+    known.insert("recording-worker".to_string());
     assert_eq!(
         known, folders,
-        "shared::Function::ALL and functions/ differ"
+        "shared::Function::ALL (+ recording-worker) and functions/ differ"
     );
     for (name, r) in functions(&t) {
         assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
@@ -118,12 +120,64 @@ fn every_function_has_its_warm_up_schedule() {
     }
 }
 
+/// Every `Action` a function's policies grant, flattened (SAM policy templates by name).
+fn granted(r: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in r["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let Some(m) = p.as_mapping() else { continue };
+        for (k, v) in m {
+            if k == "Statement" {
+                for st in v.as_sequence().into_iter().flatten() {
+                    match untag(&st["Action"]) {
+                        Value::String(a) => {
+                            out.insert(a.clone());
+                        }
+                        Value::Sequence(list) => {
+                            out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_string)))
+                        }
+                        _ => {}
+                    }
+                }
+            } else {
+                out.insert(format!("template:{}", k.as_str().unwrap()));
+            }
+        }
+    }
+    out
+}
+
 #[test]
-fn least_privilege_no_function_gets_aws_rights_it_does_not_use() {
-    // Every function today only renders TwiML or calls Twilio: no AWS policies at all.
-    for (name, r) in functions(&template()) {
-        assert!(r["Properties"]["Policies"].is_null(), "{name} has policies");
+fn least_privilege_each_function_gets_only_the_rights_it_uses() {
+    let t = template();
+    for (name, r) in functions(&t) {
         assert!(r["Properties"]["Role"].is_null(), "{name} has a role");
+        let rights = granted(r);
+        let expected: BTreeSet<String> = match binary(r).as_str() {
+            "recording-status" => ["template:SQSSendMessagePolicy", "dynamodb:UpdateItem"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            "recording-worker" => [
+                "s3:PutObject",
+                "s3:GetObject",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "sqs:ChangeMessageVisibility",
+                "sqs:SendMessage",
+                "ses:SendEmail",
+                "ses:SendRawEmail",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            // Rendering TwiML needs no AWS rights at all.
+            _ => BTreeSet::new(),
+        };
+        assert_eq!(rights, expected, "{name}");
     }
 }
 

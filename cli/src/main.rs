@@ -2,9 +2,11 @@
 //! `check` validates a config before it is deployed, `call` plays Twilio's
 //! part in a simulated call, `graph` draws the flow.
 
+mod adapters;
 mod call;
 mod graph;
 mod serve;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,9 @@ enum Command {
     Check {
         /// default: ./config.ini
         path: Option<PathBuf>,
+        /// Print only `[aws] lambda_ping_frequency_minutes` (with its default) of a valid config, for `make deploy`.
+        #[arg(long)]
+        print_ping_rate: bool,
     },
     /// Simulate a call: play Twilio's part against a running IVR (--url) or a config in-process (--config).
     #[command(after_help = call::EXAMPLES)]
@@ -53,7 +58,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { path } => check(path.unwrap_or_else(|| PathBuf::from("config.ini"))),
+        Command::Check {
+            path,
+            print_ping_rate,
+        } => check(
+            path.unwrap_or_else(|| PathBuf::from("config.ini")),
+            print_ping_rate,
+        ),
         Command::Serve { config, port } => serve::run(config, port),
         Command::Call(args) => call::run(args),
         Command::Graph { path, format } => {
@@ -62,9 +73,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(path: PathBuf) -> ExitCode {
+fn check(path: PathBuf, print_ping_rate: bool) -> ExitCode {
     let shown = path.display().to_string();
     match Config::load(&path) {
+        Ok(loaded) if print_ping_rate => {
+            println!("{}", loaded.config.aws.ping_frequency_minutes);
+            ExitCode::SUCCESS
+        }
         Ok(loaded) => {
             for w in &loaded.warnings {
                 println!("{}", w.render(&shown));

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{ActionKind, Audio, Config, HoursGate, Menu};
+use crate::recordings::RecordingJob;
 use crate::routes::Route;
 use crate::twiml::{Dial, Gather, Play, Prompt, Record, Response, Say, Verb};
 
@@ -45,14 +46,13 @@ pub struct Call<'a> {
 /// A side effect for the shell to carry out after the flow has decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    SendSms {
-        /// Twilio retries callbacks: one SMS per key, however often it posts.
-        key: String,
-        from: String,
-        to: String,
-        body: String,
-        /// The section that asked for it, for logs.
-        section: String,
+    /// Hand a completed recording to the recordings pipeline (export, alerts, delete).
+    ProcessRecording(RecordingJob),
+    /// Keep a transcription for the pipeline's alerts.
+    RecordTranscription {
+        recording_sid: String,
+        status: String,
+        text: Option<String>,
     },
 }
 
@@ -100,19 +100,6 @@ pub fn respond(config: &Config, route: &Route, call: &Call) -> Reply {
         Route::RecordingStatus => f.recording_status(),
         Route::Ping => Reply::new(Response::new(), "ping"),
     }
-}
-
-/// A key made only of `[A-Za-z0-9_-]`, safe as a file name or database key.
-fn safe_key(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn single(v: Verb) -> Response {
@@ -345,6 +332,14 @@ impl Flow<'_> {
             r.push(self.verb(a));
         }
         let section = [("initiated_by_section", action.name.as_str())];
+        // The recording callback does not say who called: carry it in its (signed) URL.
+        let mut recorded = section.to_vec();
+        if let Some(from) = self.param("From") {
+            recorded.push(("caller", from));
+        }
+        if let Some(to) = self.param("To") {
+            recorded.push(("called", to));
+        }
         match &action.kind {
             ActionKind::Hangup => {
                 r.push(Verb::Hangup);
@@ -368,7 +363,7 @@ impl Flow<'_> {
                     record: f.record,
                     recording_status_callback: f
                         .record
-                        .then(|| self.url("/ivr/callback/voicemail/alert_sms", &section)),
+                        .then(|| self.url("/ivr/callback/voicemail/alert_sms", &recorded)),
                 }));
             }
             ActionKind::Voicemail(v) => {
@@ -381,8 +376,11 @@ impl Flow<'_> {
                     timeout: Some(v.timeout),
                     max_length: Some(v.max_length),
                     recording_status_callback: Some(
-                        self.url("/ivr/callback/voicemail/alert_sms", &section),
+                        self.url("/ivr/callback/voicemail/alert_sms", &recorded),
                     ),
+                    transcribe_callback: v
+                        .transcribe
+                        .then(|| self.url("/ivr/callback/voicemail/alert_sms", &section)),
                 }));
             }
         }
@@ -441,6 +439,9 @@ impl Flow<'_> {
         Reply::new(r, "voicemail recorded")
     }
 
+    /// Twilio's recording status callback, and its transcription callback
+    /// (same URL; told apart by `TranscriptionStatus`). Never alerts by
+    /// itself: it hands the recording to the pipeline.
     fn recording_status(&self) -> Reply {
         let ok = |outcome: &str| Reply::new(Response::new(), outcome);
         let Some(section) = self.param("initiated_by_section") else {
@@ -449,6 +450,30 @@ impl Flow<'_> {
         let Some(action) = self.config.action(section) else {
             return ok("ignored: unknown section");
         };
+        let records = match &action.kind {
+            ActionKind::Voicemail(_) => true,
+            ActionKind::Forward(f) => f.record,
+            _ => false,
+        };
+        if !records {
+            return ok("ignored: section does not record");
+        }
+        let Some(recording_sid) = self.param("RecordingSid").filter(|s| is_sid(s, "RE")) else {
+            return ok("ignored: no valid RecordingSid");
+        };
+        if let Some(status) = self.param("TranscriptionStatus") {
+            let transcribes = matches!(&action.kind, ActionKind::Voicemail(v) if v.transcribe);
+            if !transcribes {
+                return ok("ignored: section does not transcribe");
+            }
+            let mut reply = ok("transcription");
+            reply.effects.push(Effect::RecordTranscription {
+                recording_sid: recording_sid.to_string(),
+                status: status.to_string(),
+                text: self.param("TranscriptionText").map(str::to_string),
+            });
+            return reply;
+        }
         if self.param("RecordingStatus") != Some("completed") {
             return ok("ignored: recording not completed");
         }
@@ -458,33 +483,29 @@ impl Flow<'_> {
         else {
             return ok("ignored: no valid RecordingUrl");
         };
-        match &action.kind {
-            ActionKind::Voicemail(v) => match (&v.alert_sms_from, &v.alert_sms_to) {
-                (Some(from), Some(to)) => {
-                    let duration = self
-                        .param("RecordingDuration")
-                        .and_then(|d| d.parse::<u32>().ok())
-                        .map(|d| format!(" ({d}s)"))
-                        .unwrap_or_default();
-                    let mut reply = ok("voicemail alert");
-                    // RecordingSid identifies the recording across retries; the URL
-                    // embeds it too, so it is the fallback.
-                    let id = self.param("RecordingSid").unwrap_or(url);
-                    reply.effects.push(Effect::SendSms {
-                        key: format!("voicemail-sms-{}", safe_key(id)),
-                        from: from.clone(),
-                        to: to.clone(),
-                        body: format!("New voicemail{duration}: {url}"),
-                        section: action.section.clone(),
-                    });
-                    reply
-                }
-                _ => ok("voicemail without SMS alert"),
-            },
-            ActionKind::Forward(f) if f.record => ok("forward recording kept at Twilio"),
-            _ => ok("ignored: section does not record"),
-        }
+        let phone = |name: &str| {
+            self.param(name)
+                .filter(|p| crate::config::is_e164(p))
+                .map(str::to_string)
+        };
+        let mut reply = ok("recording queued");
+        reply.effects.push(Effect::ProcessRecording(RecordingJob {
+            recording_sid: recording_sid.to_string(),
+            call_sid: self.param("CallSid").unwrap_or("unknown").to_string(),
+            recording_url: url.to_string(),
+            duration_seconds: self.param("RecordingDuration").and_then(|d| d.parse().ok()),
+            section: action.name.clone(),
+            caller: phone("caller"),
+            called: phone("called"),
+            received_at: self.call.now,
+        }));
+        reply
     }
+}
+
+/// Twilio SIDs: a two-letter prefix and 32 hex digits.
+fn is_sid(s: &str, prefix: &str) -> bool {
+    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

@@ -317,53 +317,131 @@ fn voicemail_hangup_plays_goodbye_or_just_hangs_up() {
     }
 }
 
+const RE: &str = "RE0123456789abcdef0123456789abcdef";
+
 #[test]
-fn recording_status_sends_one_sms_for_a_completed_voicemail() {
+fn recording_status_queues_a_completed_recording() {
     let ok = [
         ("initiated_by_section", "voicemail_example"),
+        ("caller", "+447700900555"),
+        ("called", "+442079460123"),
+        ("CallSid", "CA0123456789abcdef0123456789abcdef"),
         ("RecordingStatus", "completed"),
         (
             "RecordingUrl",
             "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
         ),
         ("RecordingDuration", "12"),
-        ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
+        ("RecordingSid", RE),
     ];
     let (t, r) = run(FIXTURE, Route::RecordingStatus, &ok, OPEN);
     assert!(t.children.is_empty());
     assert_eq!(
         r.effects,
-        vec![Effect::SendSms {
-            key: "voicemail-sms-RE0123456789abcdef0123456789abcdef".into(),
-            from: "+447700900000".into(),
-            to: "+447700900001".into(),
-            body:
-                "New voicemail (12s): https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
-                    .into(),
-            section: "action_voicemail_example".into(),
-        }]
+        vec![Effect::ProcessRecording(RecordingJob {
+            recording_sid: RE.into(),
+            call_sid: "CA0123456789abcdef0123456789abcdef".into(),
+            recording_url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1".into(),
+            duration_seconds: Some(12),
+            section: "voicemail_example".into(),
+            caller: Some("+447700900555".into()),
+            called: Some("+442079460123".into()),
+            received_at: at(OPEN),
+        })]
+    );
+    // A recorded forward is exported too.
+    let fwd: Vec<(&str, &str)> = ok
+        .iter()
+        .map(|(k, v)| {
+            if *k == "initiated_by_section" {
+                (*k, "sales")
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    assert_eq!(
+        run(REPO, Route::RecordingStatus, &fwd, OPEN)
+            .1
+            .effects
+            .len(),
+        1
     );
     let without = |drop: &str| -> Vec<(&str, &str)> {
         ok.iter().copied().filter(|(k, _)| *k != drop).collect()
+    };
+    let with = |key: &str, value: &'static str| -> Vec<(&str, &str)> {
+        ok.iter()
+            .map(|(k, v)| if *k == key { (*k, value) } else { (*k, *v) })
+            .collect()
     };
     for params in [
         without("initiated_by_section"),
         without("RecordingUrl"),
         without("RecordingStatus"),
-        vec![
-            ("initiated_by_section", "forward_example"),
-            ("RecordingStatus", "completed"),
-            ("RecordingUrl", "https://x/y"),
-        ],
-        vec![
-            ("initiated_by_section", "voicemail_example"),
-            ("RecordingStatus", "completed"),
-            ("RecordingUrl", "javascript:alert(1)"),
-        ],
+        without("RecordingSid"),
+        with("RecordingSid", "RE123"),
+        with("RecordingStatus", "in-progress"),
+        with("initiated_by_section", "forward_example"),
+        with("initiated_by_section", "nope"),
+        with("RecordingUrl", "javascript:alert(1)"),
     ] {
         let (_, r) = run(FIXTURE, Route::RecordingStatus, &params, OPEN);
         assert!(r.effects.is_empty(), "{params:?}");
     }
+    // Caller numbers that are not E.164 are dropped, not trusted.
+    let r = run(
+        FIXTURE,
+        Route::RecordingStatus,
+        &with("caller", "<script>"),
+        OPEN,
+    )
+    .1;
+    assert!(matches!(&r.effects[0], Effect::ProcessRecording(j) if j.caller.is_none()));
+}
+
+#[test]
+fn voicemail_callbacks_carry_the_caller_and_transcription() {
+    let cfg = FIXTURE.replace(
+        "voicemail_max_length = 300",
+        "voicemail_max_length = 300\ntranscribe = yes",
+    );
+    let (t, _) = run(
+        &cfg,
+        Route::Action("voicemail_example".into()),
+        &[("From", "+447700900555"), ("To", "+442079460123")],
+        OPEN,
+    );
+    let rec = &t.children[2];
+    assert_eq!(
+        rec.attr("recordingStatusCallback"),
+        Some("https://ivr.example/api/ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example&caller=%2B447700900555&called=%2B442079460123")
+    );
+    assert_eq!(rec.attr("transcribe"), Some("true"));
+    assert_eq!(
+        rec.attr("transcribeCallback"),
+        Some("https://ivr.example/api/ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example")
+    );
+    let tr = [
+        ("initiated_by_section", "voicemail_example"),
+        ("RecordingSid", RE),
+        ("TranscriptionStatus", "completed"),
+        ("TranscriptionText", "Hello, please call me back."),
+    ];
+    let (_, r) = run(&cfg, Route::RecordingStatus, &tr, OPEN);
+    assert_eq!(
+        r.effects,
+        vec![Effect::RecordTranscription {
+            recording_sid: RE.into(),
+            status: "completed".into(),
+            text: Some("Hello, please call me back.".into()),
+        }]
+    );
+    // Without transcribe = yes, a transcription callback is ignored.
+    assert!(run(FIXTURE, Route::RecordingStatus, &tr, OPEN)
+        .1
+        .effects
+        .is_empty());
 }
 
 #[test]

@@ -8,13 +8,21 @@ pub use lambda_http::Error;
 use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 
 use crate::routes::Function;
-use crate::shell::{self, ConfigSource, Startup};
+use crate::shell::{self, ConfigSource, EffectRunner, NoEffects, Startup};
 use crate::web::WebRequest;
 
 /// Starts the function: validates the embedded config (or `IVR_CONFIG`) and
 /// the auth token once, then serves events. An invalid config or a missing
 /// token stops it with one clear log line instead of serving anything.
 pub async fn run(function: Function) -> Result<(), Error> {
+    run_with(function, NoEffects).await
+}
+
+/// Like [`run`], for a function whose route has effects, carried out by `runner`.
+pub async fn run_with<R: EffectRunner + 'static>(
+    function: Function,
+    runner: R,
+) -> Result<(), Error> {
     shell::init_logging();
     let startup = match shell::startup(ConfigSource::Embedded, Some(function), true) {
         Ok(s) => s,
@@ -28,13 +36,14 @@ pub async fn run(function: Function) -> Result<(), Error> {
     }
     // Lives for the whole instance; leaking it gives the handler a 'static borrow.
     let st: &'static Startup = Box::leak(Box::new(startup));
+    let runner: &'static R = Box::leak(Box::new(runner));
     lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(handle(st, req).await)
+        Ok::<_, Infallible>(handle(st, runner, req).await)
     }))
     .await
 }
 
-async fn handle(st: &Startup, req: Request) -> Response<Body> {
+async fn handle<R: EffectRunner>(st: &Startup, runner: &R, req: Request) -> Response<Body> {
     let stage = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(c)) => c.stage.clone(),
         Some(RequestContext::ApiGatewayV1(c)) => c.stage.clone(),
@@ -49,7 +58,7 @@ async fn handle(st: &Startup, req: Request) -> Response<Body> {
         body: req.body().as_ref().to_vec(),
         stage_prefix,
     };
-    let handled = shell::serve_one(&st.app, &st.messenger, &st.clock, &web).await;
+    let handled = shell::serve_one(&st.app, runner, &st.clock, &web).await;
     Response::builder()
         .status(handled.response.status)
         .header("content-type", handled.response.content_type)

@@ -75,11 +75,6 @@ impl Function {
             Function::RecordingStatus => "/ivr/callback/voicemail/alert_sms",
         }
     }
-
-    /// Functions that need the Twilio REST API (and so its credentials).
-    pub fn uses_twilio_rest(self) -> bool {
-        matches!(self, Function::RecordingStatus)
-    }
 }
 
 impl Route {

@@ -2,7 +2,7 @@
 //! environment, the clock, adapters that carry out effects, and logging.
 //! Both the Lambda functions and `ivr serve` start here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -100,90 +100,49 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".ivr"))
 }
 
-/// Carries out SMS effects: to Twilio's REST API, or into a local folder.
-#[derive(Debug, Clone)]
-pub enum Messenger {
-    /// Writes each message as JSON under `DIR/sms/`, for `ivr serve`.
-    Local { dir: PathBuf },
-    #[cfg(feature = "twilio-rest")]
-    Twilio(crate::twilio::TwilioClient),
+/// Carries out the flow's effects. Lambda functions that render TwiML only
+/// use [`NoEffects`]; the recording webhook hands jobs to a queue.
+pub trait EffectRunner: Send + Sync {
+    fn run(
+        &self,
+        effect: &Effect,
+    ) -> impl std::future::Future<Output = Result<String, String>> + Send;
 }
 
-impl Messenger {
-    /// Sends once per `key`; `Ok(None)` when this key was already sent.
-    pub async fn send_sms(
-        &self,
-        key: &str,
-        from: &str,
-        to: &str,
-        body: &str,
-    ) -> Result<Option<String>, String> {
-        match self {
-            Messenger::Local { dir } => write_local_sms(dir, key, from, to, body),
-            #[cfg(feature = "twilio-rest")]
-            Messenger::Twilio(client) => client.send_sms(from, to, body).await.map(Some),
-        }
+/// For functions whose routes produce no effects: any effect is a bug, logged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEffects;
+
+impl EffectRunner for NoEffects {
+    async fn run(&self, effect: &Effect) -> Result<String, String> {
+        Err(format!("this function cannot carry out {effect:?}"))
     }
 }
 
-fn write_local_sms(
-    dir: &Path,
-    key: &str,
-    from: &str,
-    to: &str,
-    body: &str,
-) -> Result<Option<String>, String> {
-    let folder = dir.join("sms");
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-    let path = folder.join(format!("{key}.json"));
-    // create_new: the file's existence is the record that this key was sent.
-    let file = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
-        Err(e) => return Err(format!("cannot write {}: {e}", path.display())),
-    };
-    let json = serde_json::json!({ "from": from, "to": to, "body": body });
-    serde_json::to_writer(file, &json)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(Some(path.display().to_string()))
-}
-
 /// Runs a request through the app and its effects, and logs one JSON line.
-pub async fn serve_one(
+/// An effect that cannot be carried out answers 503: the recording stays at
+/// Twilio and the API's 5xx alarm tells the operator.
+pub async fn serve_one<R: EffectRunner>(
     app: &App,
-    messenger: &Messenger,
+    runner: &R,
     clock: &Clock,
     req: &WebRequest,
 ) -> Handled {
     let started = Instant::now();
-    let handled = app.handle(req, clock.now());
+    let mut handled = app.handle(req, clock.now());
     for effect in &handled.effects {
-        match effect {
-            Effect::SendSms {
-                key,
-                from,
-                to,
-                body,
-                section,
-            } => match messenger.send_sms(key, from, to, body).await {
-                Ok(Some(id)) => {
-                    tracing::info!(effect = "sms", section = %section, id = %id, "sms sent")
-                }
-                Ok(None) => tracing::info!(
-                    effect = "sms",
-                    section = %section,
-                    key = %key,
-                    "sms already sent: duplicate callback"
-                ),
-                Err(e) => {
-                    tracing::error!(effect = "sms", section = %section, error = %e, "sms failed")
-                }
-            },
+        match runner.run(effect).await {
+            Ok(done) => tracing::info!(effect = effect_name(effect), result = %done, "effect"),
+            Err(e) => {
+                tracing::error!(effect = effect_name(effect), error = %e, "effect failed");
+                handled.response = crate::web::WebResponse {
+                    status: 503,
+                    content_type: "text/plain; charset=utf-8",
+                    body: "temporarily unable to accept this callback".into(),
+                };
+                handled.outcome = format!("effect failed: {e}");
+                break;
+            }
         }
     }
     let latency_us = started.elapsed().as_micros() as u64;
@@ -200,10 +159,16 @@ pub async fn serve_one(
     handled
 }
 
+fn effect_name(effect: &Effect) -> &'static str {
+    match effect {
+        Effect::ProcessRecording(_) => "process-recording",
+        Effect::RecordTranscription { .. } => "record-transcription",
+    }
+}
+
 /// Settings a Lambda function (or `ivr serve`) needs at start-up, validated once.
 pub struct Startup {
     pub app: App,
-    pub messenger: Messenger,
     pub clock: Clock,
     pub warnings: Vec<Diagnostic>,
     pub source: ConfigSource,
@@ -230,7 +195,6 @@ pub fn startup(
     }
     let clock = Clock::from_env()?;
     let public_url = public_url()?;
-    let messenger = make_messenger(&config, only)?;
     Ok(Startup {
         app: App {
             auth_token: token,
@@ -239,29 +203,10 @@ pub fn startup(
             only,
             config,
         },
-        messenger,
         clock,
         warnings: loaded.warnings,
         source,
     })
-}
-
-#[cfg(feature = "twilio-rest")]
-fn make_messenger(config: &Config, only: Option<Function>) -> Result<Messenger, String> {
-    if only.is_some_and(|f| f.uses_twilio_rest()) {
-        let sid = account_sid(config).ok_or("no Twilio account SID: set TWILIO_ACCOUNT_SID")?;
-        let token = auth_token(config).ok_or("no Twilio auth token: set TWILIO_AUTH_TOKEN")?;
-        let base = env("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
-        return Ok(Messenger::Twilio(crate::twilio::TwilioClient::new(
-            &base, &sid, &token,
-        )?));
-    }
-    Ok(Messenger::Local { dir: data_dir() })
-}
-
-#[cfg(not(feature = "twilio-rest"))]
-fn make_messenger(_config: &Config, _only: Option<Function>) -> Result<Messenger, String> {
-    Ok(Messenger::Local { dir: data_dir() })
 }
 
 /// JSON logs; `RUST_LOG` filters (default `info`). Secrets are never logged.

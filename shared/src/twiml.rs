@@ -71,6 +71,8 @@ pub struct Record {
     pub timeout: Option<u32>,
     pub max_length: Option<u32>,
     pub recording_status_callback: Option<String>,
+    /// `transcribe="true"` with this `transcribeCallback` when set.
+    pub transcribe_callback: Option<String>,
 }
 
 impl Response {
@@ -225,6 +227,8 @@ fn write_verb(w: &mut W, verb: &Verb) {
                         "recordingStatusCallbackMethod",
                         r.recording_status_callback.as_ref().map(|_| "POST"),
                     ),
+                    ("transcribe", r.transcribe_callback.as_ref().map(|_| "true")),
+                    ("transcribeCallback", r.transcribe_callback.as_deref()),
                 ],
                 None,
             );
@@ -380,6 +384,7 @@ mod tests {
             timeout: Some(5),
             max_length: Some(300),
             recording_status_callback: Some("https://h/rs".into()),
+            transcribe_callback: None,
         }));
         let tree = parse(&r.render()).unwrap();
         let d = &tree.children[0];

@@ -66,6 +66,10 @@ pub enum Event {
         to: Option<String>,
         body: String,
     },
+    /// Something the IVR did off the call (a recording queued, media fetched).
+    Effect {
+        what: String,
+    },
     Enqueue {
         queue: String,
     },
@@ -103,6 +107,7 @@ impl Event {
             Event::Record { .. } => "record",
             Event::Callback { .. } => "callback",
             Event::Sms { .. } => "sms",
+            Event::Effect { .. } => "effect",
             Event::Enqueue { .. } => "enqueue",
             Event::Dequeue { .. } => "dequeue",
             Event::Leave => "leave",
@@ -209,6 +214,7 @@ impl Event {
                 put("to", json!(to));
                 put("body", json!(body));
             }
+            Event::Effect { what } => put("what", json!(what)),
             Event::Enqueue { queue } => put("queue", json!(queue)),
             Event::Dequeue { queue, result } => {
                 put("queue", json!(queue));
@@ -310,6 +316,7 @@ impl Event {
                 from.as_deref().unwrap_or("(call's number)"),
                 to.as_deref().unwrap_or("(caller)")
             ),
+            Event::Effect { what } => format!("ivr: {what}"),
             Event::Enqueue { queue } => format!("enqueue {queue}"),
             Event::Dequeue { queue, result } => format!("out of queue {queue} → {result}"),
             Event::Leave => "leave the queue".into(),

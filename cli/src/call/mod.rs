@@ -14,6 +14,7 @@
 //! (`--at`). Effects (SMS alerts) are printed in-process, never carried out.
 
 mod events;
+mod media;
 mod rules;
 mod transport;
 
@@ -89,6 +90,9 @@ pub struct CallArgs {
     /// How long an answered <Dial> lasts, in seconds
     #[arg(long, default_value_t = 60)]
     pub dial_seconds: u32,
+    /// For an IVR on this machine: seconds to keep serving recording audio until its pipeline fetched it (0: don't wait)
+    #[arg(long, default_value_t = 10)]
+    pub media_wait: u64,
     /// Give up after this many requests (a redirect loop?)
     #[arg(long, default_value_t = 50)]
     pub max_requests: usize,
@@ -310,11 +314,15 @@ struct Sim {
     now: DateTime<Utc>,
     inputs: Inputs,
     record_seconds: u32,
+    media_wait: u64,
     dial_seconds: u32,
     max_requests: usize,
     requests: usize,
     sids: u32,
     deferred: Vec<Deferred>,
+    /// Serves recording media when the IVR runs on this machine.
+    media: Option<media::MediaServer>,
+    recordings: usize,
 }
 
 impl Sim {
@@ -419,11 +427,14 @@ impl Sim {
             now,
             inputs,
             record_seconds: args.record_seconds,
+            media_wait: args.media_wait,
             dial_seconds: args.dial_seconds,
             max_requests: args.max_requests.max(1),
             requests: 0,
             sids: 0,
             deferred: Vec::new(),
+            media: None,
+            recordings: 0,
         })
     }
 
@@ -464,6 +475,16 @@ impl Sim {
                 url: d.req.url.to_string(),
             });
             self.send(&d.req, out, false)?;
+        }
+        if let Some(m) = self.media.as_ref().filter(|_| self.media_wait > 0) {
+            // The IVR's pipeline fetches the media in the background: wait for it.
+            let fetched = m.wait_for(self.recordings, std::time::Duration::from_secs(self.media_wait));
+            out.emit(Event::Effect {
+                what: format!(
+                    "recording media fetched {fetched} of {} time(s)",
+                    self.recordings
+                ),
+            });
         }
         out.emit(Event::End {
             reason,
@@ -532,10 +553,14 @@ impl Sim {
             .send(&req.method, &url, &form, signature.as_deref())?;
         for effect in &answer.effects {
             match effect {
-                Effect::SendSms { from, to, body, .. } => out.emit(Event::Sms {
-                    from: Some(from.clone()),
-                    to: Some(to.clone()),
-                    body: body.clone(),
+                Effect::ProcessRecording(job) => out.emit(Event::Effect {
+                    what: format!(
+                        "recording {} queued for export, alerts and deletion at Twilio (not carried out in-process)",
+                        job.recording_sid
+                    ),
+                }),
+                Effect::RecordTranscription { recording_sid, status, .. } => out.emit(Event::Effect {
+                    what: format!("transcription {status} kept for {recording_sid}"),
                 }),
             }
         }
@@ -851,13 +876,23 @@ impl Sim {
         })
     }
 
-    /// A new recording: its SID and URL at Twilio.
+    /// A new recording: its SID and URL at Twilio — or, for an IVR on this
+    /// machine, at a media server of ours, so its pipeline can fetch it.
     fn recording(&mut self) -> (String, String) {
         let sid = self.sid("RE");
-        let url = format!(
-            "https://api.twilio.com/2010-04-01/Accounts/{}/Recordings/{sid}",
-            self.account_sid
-        );
+        let path = format!("/2010-04-01/Accounts/{}/Recordings/{sid}", self.account_sid);
+        if self.media.is_none()
+            && self.media_wait > 0
+            && matches!(self.transport, Transport::Http { .. })
+            && media::is_loopback(&self.entry)
+        {
+            self.media = media::MediaServer::start();
+        }
+        let url = match &self.media {
+            Some(m) => format!("{}{path}", m.base()),
+            None => format!("https://api.twilio.com{path}"),
+        };
+        self.recordings += 1;
         (sid, url)
     }
 

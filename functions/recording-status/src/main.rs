@@ -1,6 +1,7 @@
-//! `/ivr/callback/voicemail/alert_sms` on AWS Lambda: wiring only; the handler lives in `shared`.
+//! `/ivr/callback/voicemail/alert_sms` on AWS Lambda: wiring only; it
+//! validates the callback and queues the recording for the worker.
 
 #[tokio::main]
-async fn main() -> Result<(), shared::lambda::Error> {
-    shared::lambda::run(shared::Function::RecordingStatus).await
+async fn main() -> Result<(), ivr_aws::lambda::Error> {
+    ivr_aws::lambda::run_recording_status().await
 }

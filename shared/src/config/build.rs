@@ -54,6 +54,7 @@ const FORWARD_KEYS: &[&str] = &[
     "timeout",
     "caller_id",
     "record",
+    "keep_twilio_copy",
 ];
 const VOICEMAIL_KEYS: &[&str] = &[
     "hangup_sample",
@@ -62,6 +63,10 @@ const VOICEMAIL_KEYS: &[&str] = &[
     "voicemail_alert_sms_to",
     "voicemail_timeout",
     "voicemail_max_length",
+    "voicemail_alert_email_to",
+    "voicemail_alert_email_attach",
+    "transcribe",
+    "keep_twilio_copy",
 ];
 const REDIRECT_KEYS: &[&str] = &["path"];
 const MENU_ACTION_KEYS: &[&str] = &["menu"];
@@ -333,6 +338,23 @@ pub fn is_e164(v: &str) -> bool {
     (2..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0')
+}
+
+/// A plausible address (`local@domain.tld`): enough to catch typos, not RFC 5322.
+pub fn is_email(v: &str) -> bool {
+    match v.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !v.chars().any(|c| {
+                    c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+                })
+                && !domain.contains('@')
+        }
+        None => false,
+    }
 }
 
 pub fn is_http_url(v: &str) -> bool {
@@ -631,10 +653,30 @@ fn build_aws(cx: &mut Ctx, s: &Section) -> AwsSettings {
             "no longer needed: every function is pinged directly on the lambda_ping_frequency_minutes schedule",
         );
     }
+    let ses_sender = sec.value("ses_sender").and_then(|e| {
+        let v = e.value.trim();
+        if is_email(v) {
+            Some(v.to_string())
+        } else {
+            cx.err(
+                e.line,
+                "aws",
+                Some("ses_sender"),
+                format!("`{v}` is not an email address"),
+            );
+            None
+        }
+    });
     AwsSettings {
         ping_frequency_minutes: sec
             .number(cx, "lambda_ping_frequency_minutes", 0, 60)
             .unwrap_or(5),
+        keep_twilio_copy: sec.boolean(cx, "keep_twilio_copy").unwrap_or(false),
+        // A SigV4 presigned URL lives at most 7 days.
+        recording_link_expiry_hours: sec
+            .number(cx, "recording_link_expiry_hours", 1, 168)
+            .unwrap_or(168),
+        ses_sender,
         ping_endpoint,
         debug: sec.boolean(cx, "chalice_debug").unwrap_or(false),
     }
@@ -838,6 +880,16 @@ fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
             let timeout = sec.number(cx, "timeout", 5, 600);
             let caller_id = sec.phone(cx, "caller_id");
             let record = sec.boolean(cx, "record").unwrap_or(false);
+            let keep_twilio_copy = sec.boolean(cx, "keep_twilio_copy");
+            if keep_twilio_copy.is_some() && !record {
+                let line = sec.value("keep_twilio_copy").map_or(s.line, |e| e.line);
+                cx.err(
+                    line,
+                    &s.name,
+                    Some("keep_twilio_copy"),
+                    "has no effect without `record = yes`",
+                );
+            }
             if required.iter().any(Option::is_none) {
                 return None;
             }
@@ -850,6 +902,7 @@ fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
                 timeout,
                 caller_id,
                 record,
+                keep_twilio_copy,
             })
         }
         "voicemail" => {
@@ -867,10 +920,46 @@ fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
                 }
                 _ => {}
             }
+            let alert_email_to: Vec<String> = match sec.value("voicemail_alert_email_to") {
+                None => Vec::new(),
+                Some(e) => {
+                    let list: Vec<String> =
+                        e.value.split(',').map(|a| a.trim().to_string()).collect();
+                    for a in &list {
+                        if !is_email(a) {
+                            cx.err(
+                                e.line,
+                                &s.name,
+                                Some("voicemail_alert_email_to"),
+                                format!("`{a}` is not an email address"),
+                            );
+                        }
+                    }
+                    list
+                }
+            };
+            let alert_email_attach = sec
+                .boolean(cx, "voicemail_alert_email_attach")
+                .unwrap_or(false);
+            if alert_email_attach && alert_email_to.is_empty() {
+                let line = sec
+                    .value("voicemail_alert_email_attach")
+                    .map_or(s.line, |e| e.line);
+                cx.err(
+                    line,
+                    &s.name,
+                    Some("voicemail_alert_email_attach"),
+                    "has no effect without `voicemail_alert_email_to`",
+                );
+            }
             ActionKind::Voicemail(Voicemail {
                 hangup: sec.audio(cx, "hangup_sample", "hangup_say"),
                 alert_sms_from,
                 alert_sms_to,
+                alert_email_to,
+                alert_email_attach,
+                transcribe: sec.boolean(cx, "transcribe").unwrap_or(false),
+                keep_twilio_copy: sec.boolean(cx, "keep_twilio_copy"),
                 timeout: sec.number(cx, "voicemail_timeout", 1, 60).unwrap_or(5),
                 max_length: sec
                     .number(cx, "voicemail_max_length", 1, 14400)

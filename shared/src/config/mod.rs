@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 
 use crate::hours::OpeningHours;
 
-pub use build::{is_e164, is_http_url};
+pub use build::{is_e164, is_email, is_http_url};
 pub use graph::{Edge, EdgeKind, Node};
 
 /// Something a caller hears: a recording or text-to-speech.
@@ -44,6 +44,12 @@ pub struct TwilioSettings {
 pub struct AwsSettings {
     /// 0 = keep-warm pings off.
     pub ping_frequency_minutes: u32,
+    /// Default for every recording: keep Twilio's copy after exporting it.
+    pub keep_twilio_copy: bool,
+    /// How long links to stored recordings work (presigned URL expiry).
+    pub recording_link_expiry_hours: u32,
+    /// SES sender for email alerts (`IVR_SES_SENDER` overrides).
+    pub ses_sender: Option<String>,
     /// Accepted from old configs; the deploy schedules its own pings.
     pub ping_endpoint: Option<String>,
     pub debug: bool,
@@ -53,6 +59,9 @@ impl Default for AwsSettings {
     fn default() -> Self {
         Self {
             ping_frequency_minutes: 5,
+            keep_twilio_copy: false,
+            recording_link_expiry_hours: 168,
+            ses_sender: None,
             ping_endpoint: None,
             debug: false,
         }
@@ -151,6 +160,8 @@ pub struct Forward {
     pub timeout: Option<u32>,
     pub caller_id: Option<String>,
     pub record: bool,
+    /// `None`: the `[aws]` default.
+    pub keep_twilio_copy: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +169,11 @@ pub struct Voicemail {
     pub hangup: Option<Audio>,
     pub alert_sms_from: Option<String>,
     pub alert_sms_to: Option<String>,
+    pub alert_email_to: Vec<String>,
+    pub alert_email_attach: bool,
+    pub transcribe: bool,
+    /// `None`: the `[aws]` default.
+    pub keep_twilio_copy: Option<bool>,
     pub timeout: u32,
     pub max_length: u32,
 }
@@ -188,6 +204,16 @@ impl Config {
 
     pub fn action(&self, name: &str) -> Option<&Action> {
         self.actions.get(name)
+    }
+
+    /// Whether a recording made by `action` is deleted from Twilio once exported.
+    pub fn keeps_twilio_copy(&self, action: &Action) -> bool {
+        let own = match &action.kind {
+            ActionKind::Forward(f) => f.keep_twilio_copy,
+            ActionKind::Voicemail(v) => v.keep_twilio_copy,
+            _ => None,
+        };
+        own.unwrap_or(self.aws.keep_twilio_copy)
     }
 
     /// Parses and validates config text. `Err` holds every error found;

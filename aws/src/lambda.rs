@@ -1,0 +1,251 @@
+//! Lambda glue for the two functions that touch AWS: the recording
+//! webhook (jobs onto SQS, transcriptions into DynamoDB) and the worker
+//! (jobs off SQS through the pipeline). Function `main`s call into here.
+
+use std::time::Duration;
+
+use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+pub use lambda_http::Error;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shared::flow::Effect;
+use shared::recordings::{JobQueue, Outcome, Pipeline, Settings, StateStore};
+use shared::shell::{self, ConfigSource, EffectRunner};
+use shared::twilio::TwilioClient;
+use shared::web::WARMUP_USER_AGENT;
+use shared::Function;
+
+use crate::{Adapters, DynamoState, S3Store, SesMailer, SqsQueue};
+
+/// The dead-letter queue the worker sends jobs to when retrying cannot help.
+pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "IVR_DEAD_LETTER_QUEUE_URL";
+
+fn refuse(function: &str, error: &str) -> ! {
+    tracing::error!(function, error, "refusing to start");
+    std::process::exit(1);
+}
+
+/// The recording webhook's effects: a job onto the queue, a transcription into the table.
+pub struct WebhookEffects {
+    pub queue: SqsQueue,
+    pub state: DynamoState,
+}
+
+impl EffectRunner for WebhookEffects {
+    async fn run(&self, effect: &Effect) -> Result<String, String> {
+        match effect {
+            Effect::ProcessRecording(job) => self
+                .queue
+                .enqueue(job, Duration::ZERO)
+                .await
+                .map(|_| format!("queued {}", job.recording_sid))
+                .map_err(|e| e.to_string()),
+            Effect::RecordTranscription {
+                recording_sid,
+                status,
+                text,
+            } => self
+                .state
+                .record_transcription(recording_sid, status, text.as_deref())
+                .await
+                .map(|_| format!("transcription {status} kept for {recording_sid}"))
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// `recording-status`: `/ivr/callback/voicemail/alert_sms`.
+pub async fn run_recording_status() -> Result<(), Error> {
+    shell::init_logging();
+    let name = Function::RecordingStatus.name();
+    let adapters = crate::from_env().await.unwrap_or_else(|e| refuse(name, &e));
+    let runner = WebhookEffects {
+        queue: adapters
+            .queue()
+            .unwrap_or_else(|e| refuse(name, &e))
+            .clone(),
+        state: adapters
+            .state()
+            .unwrap_or_else(|e| refuse(name, &e))
+            .clone(),
+    };
+    shared::lambda::run_with(Function::RecordingStatus, runner).await
+}
+
+struct Worker {
+    startup: shell::Startup,
+    settings: Settings,
+    store: S3Store,
+    mailer: SesMailer,
+    state: DynamoState,
+    twilio: TwilioClient,
+    queue: SqsQueue,
+    dead_letters: SqsQueue,
+}
+
+/// `recording-worker`: SQS batches of recording jobs, plus the keep-warm ping.
+pub async fn run_worker() -> Result<(), Error> {
+    shell::init_logging();
+    let name = "recording-worker";
+    let startup =
+        shell::startup(ConfigSource::Embedded, None, true).unwrap_or_else(|e| refuse(name, &e));
+    let config = &startup.app.config;
+    let settings = Settings::from_config(config);
+    let emails = config.actions.values().any(|a| matches!(&a.kind, shared::config::ActionKind::Voicemail(v) if !v.alert_email_to.is_empty()));
+    if emails && settings.email_from.is_none() {
+        refuse(name, "config.ini sends email alerts but no sender is set: IVR_SES_SENDER (SesSender parameter) or [aws] ses_sender");
+    }
+    let sid = shell::account_sid(config)
+        .unwrap_or_else(|| refuse(name, "no Twilio account SID: set TWILIO_ACCOUNT_SID"));
+    let token = startup
+        .app
+        .auth_token
+        .clone()
+        .unwrap_or_else(|| refuse(name, "no Twilio auth token"));
+    let base = std::env::var("TWILIO_API_BASE").unwrap_or_else(|_| "https://api.twilio.com".into());
+    let twilio = TwilioClient::new(&base, &sid, &token).unwrap_or_else(|e| refuse(name, &e));
+    let adapters: Adapters = crate::from_env().await.unwrap_or_else(|e| refuse(name, &e));
+    let dlq_url = std::env::var(ENV_DEAD_LETTER_QUEUE_URL)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| refuse(name, &format!("{ENV_DEAD_LETTER_QUEUE_URL} is not set")));
+    let queue = adapters
+        .queue()
+        .unwrap_or_else(|e| refuse(name, &e))
+        .clone();
+    let worker = Worker {
+        settings,
+        store: adapters
+            .store()
+            .unwrap_or_else(|e| refuse(name, &e))
+            .clone(),
+        mailer: adapters.mailer().clone(),
+        state: adapters
+            .state()
+            .unwrap_or_else(|e| refuse(name, &e))
+            .clone(),
+        twilio,
+        dead_letters: SqsQueue::new(queue.client.clone(), dlq_url),
+        queue,
+        startup,
+    };
+    let worker: &'static Worker = Box::leak(Box::new(worker));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Error>(handle(worker, event).await)
+    }))
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct SqsRecord {
+    #[serde(rename = "messageId")]
+    message_id: String,
+    #[serde(rename = "receiptHandle")]
+    receipt_handle: String,
+    body: String,
+    #[serde(default)]
+    attributes: std::collections::HashMap<String, String>,
+}
+
+async fn handle(w: &Worker, event: LambdaEvent<Value>) -> Value {
+    let payload = event.payload;
+    if payload.get("rawPath").and_then(Value::as_str) == Some("/ping") {
+        let warmup = payload["headers"]["user-agent"].as_str() == Some(WARMUP_USER_AGENT);
+        tracing::info!(
+            route = "ping",
+            outcome = if warmup { "warm-up ping" } else { "ping" },
+            "request"
+        );
+        return json!({
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": w.startup.app.ping_body(w.startup.clock.now()),
+            "isBase64Encoded": false,
+        });
+    }
+    let records: Vec<SqsRecord> =
+        match serde_json::from_value(payload.get("Records").cloned().unwrap_or(Value::Null)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "not an SQS event or a ping; ignored");
+                return json!({ "batchItemFailures": [] });
+            }
+        };
+    let owner = event.context.request_id.clone();
+    let mut failures = Vec::new();
+    for r in records {
+        let job = match crate::sqs::parse_job(&r.body) {
+            Ok(j) => j,
+            Err(e) => {
+                dead_letter(w, &r, &format!("not a recording job: {e}")).await;
+                continue;
+            }
+        };
+        let pipeline = Pipeline {
+            config: &w.startup.app.config,
+            settings: &w.settings,
+            store: &w.store,
+            mailer: &w.mailer,
+            twilio: &w.twilio,
+            state: &w.state,
+        };
+        let started = std::time::Instant::now();
+        let outcome = pipeline.process(&job, &owner, w.startup.clock.now()).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Outcome::Done => {
+                tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "done", latency_ms, "recording job")
+            }
+            Outcome::Retry { after, reason } => {
+                let receives = r
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .cloned()
+                    .unwrap_or_default();
+                tracing::warn!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "retry", reason = %reason, retry_in_s = after.as_secs(), receives = %receives, latency_ms, "recording job");
+                // Backoff: the message comes back when its visibility runs out.
+                let _ = w
+                    .queue
+                    .client
+                    .change_message_visibility()
+                    .queue_url(&w.queue.queue_url)
+                    .receipt_handle(&r.receipt_handle)
+                    .visibility_timeout(after.as_secs().min(43_200) as i32)
+                    .send()
+                    .await;
+                failures.push(json!({ "itemIdentifier": r.message_id }));
+            }
+            Outcome::Failed { reason } => {
+                tracing::error!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "failed", reason = %reason, latency_ms, "recording job failed; Twilio's copy is kept; sent to the dead-letter queue");
+                if !dead_letter(w, &r, &reason).await {
+                    failures.push(json!({ "itemIdentifier": r.message_id }));
+                }
+            }
+        }
+    }
+    json!({ "batchItemFailures": failures })
+}
+
+/// Moves a message to the dead-letter queue; false if even that failed (it is retried then).
+async fn dead_letter(w: &Worker, r: &SqsRecord, reason: &str) -> bool {
+    let mut send = w
+        .dead_letters
+        .client
+        .send_message()
+        .queue_url(&w.dead_letters.queue_url)
+        .message_body(&r.body);
+    let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(reason.chars().take(1000).collect::<String>())
+        .build();
+    if let Ok(attribute) = attribute {
+        send = send.message_attributes("reason", attribute);
+    }
+    match send.send().await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, message_id = %r.message_id, "could not dead-letter the job");
+            false
+        }
+    }
+}

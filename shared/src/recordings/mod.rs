@@ -1,0 +1,456 @@
+//! The recordings pipeline: a finished recording at Twilio → a verified copy
+//! in our store → SMS and email alerts → Twilio's copy deleted. Each step
+//! happens once, whatever Twilio retries and however many workers race, and
+//! nothing is deleted from Twilio before its copy is verified.
+//!
+//! The webhook only validates and enqueues a [`RecordingJob`]; a worker runs
+//! [`Pipeline::process`] until it says [`Outcome::Done`]. Progress lives in a
+//! [`StateStore`] under a lease, so a crash or a retry resumes where it
+//! stopped instead of starting again.
+
+pub mod local;
+pub mod mail;
+pub mod ports;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ActionKind, Config};
+pub use ports::{
+    Claim, JobQueue, Mailer, Media, ObjectInfo, PortError, PortResult, RecordingStore, StateStore,
+    TwilioApi,
+};
+
+/// A recording Twilio reported as completed, as the webhook saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingJob {
+    pub recording_sid: String,
+    pub call_sid: String,
+    /// Twilio's `RecordingUrl` (no extension).
+    pub recording_url: String,
+    pub duration_seconds: Option<u32>,
+    /// The action that recorded it (`initiated_by_section`).
+    pub section: String,
+    /// The caller's and the called number, carried in the callback URL.
+    pub caller: Option<String>,
+    pub called: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What a stored copy looks like once verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCopy {
+    pub key: String,
+    pub size: u64,
+    pub md5_hex: String,
+}
+
+/// Durable progress of one recording; each flag is set only after its step succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    pub stored: Option<StoredCopy>,
+    pub sms_sent: bool,
+    pub email_sent: bool,
+    pub twilio_deleted: bool,
+    pub transcription_status: Option<String>,
+    pub transcription_text: Option<String>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// What the worker should do with the job after one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    /// Try again after `after` (failed step, waiting for a transcription, or another worker busy).
+    Retry {
+        after: Duration,
+        reason: String,
+    },
+    /// Retrying cannot help; the job goes where an operator sees it.
+    Failed {
+        reason: String,
+    },
+}
+
+/// Knobs that come from the environment or `[aws]`, not from a job.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub email_from: Option<String>,
+    pub link_expiry: Duration,
+    pub lease: Duration,
+    /// How long to hold alerts back for a transcription that may still come.
+    pub transcription_wait: Duration,
+    /// Never delete from Twilio (no credentials to do it with, locally).
+    pub never_delete: bool,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Self {
+        Settings {
+            email_from: std::env::var("IVR_SES_SENDER")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| config.aws.ses_sender.clone()),
+            link_expiry: Duration::from_secs(
+                u64::from(config.aws.recording_link_expiry_hours) * 3600,
+            ),
+            lease: Duration::from_secs(60),
+            transcription_wait: Duration::from_secs(600),
+            never_delete: false,
+        }
+    }
+}
+
+/// Delay before attempt `n` (1-based): 2 s, 4 s, 8 s … capped at 15 minutes (SQS's maximum delay).
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(attempt.clamp(1, 20)).min(900))
+}
+
+/// `recordings/YYYY/MM/DD/<CallSid>/<RecordingSid>.mp3`, dated in the IVR's timezone.
+pub fn object_key(config: &Config, job: &RecordingJob) -> String {
+    let local = job.received_at.with_timezone(&config.ivr.timezone);
+    format!(
+        "recordings/{}/{}/{}.mp3",
+        local.format("%Y/%m/%d"),
+        sanitize(&job.call_sid),
+        sanitize(&job.recording_sid)
+    )
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// What the recording's section asks of the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    sms: Option<(String, String)>,
+    email_to: Vec<String>,
+    attach: bool,
+    transcribe: bool,
+    delete_from_twilio: bool,
+}
+
+fn plan(config: &Config, section: &str) -> Option<Plan> {
+    let action = config.action(section)?;
+    let delete_from_twilio = !config.keeps_twilio_copy(action);
+    match &action.kind {
+        ActionKind::Voicemail(v) => Some(Plan {
+            sms: v.alert_sms_from.clone().zip(v.alert_sms_to.clone()),
+            email_to: v.alert_email_to.clone(),
+            attach: v.alert_email_attach,
+            transcribe: v.transcribe,
+            delete_from_twilio,
+        }),
+        ActionKind::Forward(f) if f.record => Some(Plan {
+            sms: None,
+            email_to: Vec::new(),
+            attach: false,
+            transcribe: false,
+            delete_from_twilio,
+        }),
+        _ => None,
+    }
+}
+
+/// One pass of the pipeline over one job, with the adapters it runs on.
+pub struct Pipeline<'a, S, M, T, K> {
+    pub config: &'a Config,
+    pub settings: &'a Settings,
+    pub store: &'a S,
+    pub mailer: &'a M,
+    pub twilio: &'a T,
+    pub state: &'a K,
+}
+
+impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, M, T, K> {
+    /// Advances `job` as far as it can. Safe to call again, concurrently or
+    /// after a crash: steps already done are skipped.
+    pub async fn process(&self, job: &RecordingJob, owner: &str, now: DateTime<Utc>) -> Outcome {
+        let sid = job.recording_sid.as_str();
+        let mut state = match self.state.claim(sid, owner, now, self.settings.lease).await {
+            Ok(Claim::Acquired(s)) => s,
+            Ok(Claim::Busy) => {
+                return Outcome::Retry {
+                    after: self.settings.lease,
+                    reason: "another worker holds this recording".into(),
+                }
+            }
+            Err(e) => return retry_or_fail(1, &e, "claiming the job"),
+        };
+        state.attempts += 1;
+        let attempt = state.attempts;
+        let result = self.steps(job, &mut state, now).await;
+        let outcome = match result {
+            Ok(outcome) => {
+                state.last_error = None;
+                outcome
+            }
+            Err((what, e)) => {
+                tracing::warn!(recording_sid = sid, step = what, error = %e, attempt, "recording step failed");
+                state.last_error = Some(format!("{what}: {e}"));
+                retry_or_fail(attempt, &e, what)
+            }
+        };
+        if let Err(e) = self.state.save(sid, owner, &state).await {
+            tracing::warn!(recording_sid = sid, error = %e, "could not save progress");
+        }
+        if let Err(e) = self.state.release(sid, owner).await {
+            tracing::warn!(recording_sid = sid, error = %e, "could not release the lease");
+        }
+        outcome
+    }
+
+    async fn steps(
+        &self,
+        job: &RecordingJob,
+        state: &mut JobState,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, (&'static str, PortError)> {
+        let sid = job.recording_sid.as_str();
+        let Some(plan) = plan(self.config, &job.section) else {
+            // The config changed since the call: keep the recording, touch nothing else.
+            tracing::warn!(recording_sid = sid, section = %job.section, "section no longer records: storing only, Twilio copy kept");
+            self.store_copy(job, state)
+                .await
+                .map_err(|e| ("storing", e))?;
+            return Ok(Outcome::Done);
+        };
+        if plan.transcribe && state.transcription_status.is_none() {
+            let waited = now
+                .signed_duration_since(job.received_at)
+                .to_std()
+                .unwrap_or_default();
+            if waited < self.settings.transcription_wait {
+                return Ok(Outcome::Retry {
+                    after: Duration::from_secs(30),
+                    reason: "waiting for Twilio's transcription".into(),
+                });
+            }
+            tracing::info!(
+                recording_sid = sid,
+                "no transcription came; alerting without it"
+            );
+        }
+        let media = if state.stored.is_none() || (plan.attach && !state.email_sent) {
+            Some(
+                self.twilio
+                    .download(&media_url(&job.recording_url))
+                    .await
+                    .map_err(|e| ("downloading from Twilio", e))?,
+            )
+        } else {
+            None
+        };
+        if state.stored.is_none() {
+            let media = media.as_ref().ok_or((
+                "downloading from Twilio",
+                PortError::Transient("no media".into()),
+            ))?;
+            state.stored = Some(
+                self.put_verified(job, state, media)
+                    .await
+                    .map_err(|e| ("storing the copy", e))?,
+            );
+            tracing::info!(recording_sid = sid, key = %state.stored.as_ref().map(|s| s.key.as_str()).unwrap_or(""), "recording stored and verified");
+        }
+        let Some(stored) = state.stored.clone() else {
+            return Err((
+                "storing the copy",
+                PortError::Transient("no stored copy".into()),
+            ));
+        };
+        let link = self
+            .store
+            .link(&stored.key, self.settings.link_expiry)
+            .await
+            .map_err(|e| ("linking the copy", e))?;
+        if let (Some((from, to)), false) = (&plan.sms, state.sms_sent) {
+            let body = sms_body(job, &link);
+            self.twilio
+                .send_sms(from, to, &body)
+                .await
+                .map_err(|e| ("sending the SMS alert", e))?;
+            state.sms_sent = true;
+        }
+        if !plan.email_to.is_empty() && !state.email_sent {
+            let from = self.settings.email_from.clone().ok_or((
+                "sending the email alert",
+                PortError::Permanent("no sender: set IVR_SES_SENDER or [aws] ses_sender".into()),
+            ))?;
+            let attachment = if plan.attach { media.as_ref() } else { None };
+            let mime = mail::voicemail_email(
+                self.config,
+                job,
+                state,
+                &link,
+                &from,
+                &plan.email_to,
+                attachment,
+                now,
+            );
+            self.mailer
+                .send_raw(&from, &plan.email_to, mime.as_bytes())
+                .await
+                .map_err(|e| ("sending the email alert", e))?;
+            state.email_sent = true;
+        }
+        if plan.delete_from_twilio && !self.settings.never_delete && !state.twilio_deleted {
+            // The copy was verified when stored; check it is still there right before deleting.
+            match self
+                .store
+                .head(&stored.key)
+                .await
+                .map_err(|e| ("re-checking the copy", e))?
+            {
+                Some(info) if info.size == stored.size => {}
+                _ => {
+                    state.stored = None;
+                    return Err((
+                        "re-checking the copy",
+                        PortError::Transient("stored copy missing; storing again".into()),
+                    ));
+                }
+            }
+            self.twilio
+                .delete_recording(sid)
+                .await
+                .map_err(|e| ("deleting Twilio's copy", e))?;
+            state.twilio_deleted = true;
+            tracing::info!(recording_sid = sid, "Twilio's copy deleted");
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn store_copy(&self, job: &RecordingJob, state: &mut JobState) -> PortResult<()> {
+        if state.stored.is_none() {
+            let media = self.twilio.download(&media_url(&job.recording_url)).await?;
+            state.stored = Some(self.put_verified(job, state, &media).await?);
+        }
+        Ok(())
+    }
+
+    async fn put_verified(
+        &self,
+        job: &RecordingJob,
+        state: &JobState,
+        media: &Media,
+    ) -> PortResult<StoredCopy> {
+        if media.bytes.is_empty() {
+            return Err(PortError::Transient(
+                "Twilio returned an empty recording".into(),
+            ));
+        }
+        let key = object_key(self.config, job);
+        let md5_hex = md5_hex(&media.bytes);
+        self.store
+            .put(
+                &key,
+                &media.bytes,
+                &media.content_type,
+                &metadata(job, state),
+            )
+            .await?;
+        match self.store.head(&key).await? {
+            Some(info)
+                if info.size == media.bytes.len() as u64
+                    && info
+                        .md5_hex
+                        .as_ref()
+                        .is_none_or(|m| m.eq_ignore_ascii_case(&md5_hex)) =>
+            {
+                Ok(StoredCopy {
+                    key,
+                    size: info.size,
+                    md5_hex,
+                })
+            }
+            Some(info) => Err(PortError::Transient(format!(
+                "stored copy does not match: {} bytes, md5 {:?}; expected {} bytes, md5 {md5_hex}",
+                info.size,
+                info.md5_hex,
+                media.bytes.len()
+            ))),
+            None => Err(PortError::Transient(
+                "stored copy not found after writing it".into(),
+            )),
+        }
+    }
+}
+
+fn retry_or_fail(attempt: u32, e: &PortError, what: &str) -> Outcome {
+    match e {
+        PortError::Transient(_) => Outcome::Retry {
+            after: backoff(attempt),
+            reason: format!("{what}: {e}"),
+        },
+        PortError::NotFound(_) | PortError::Permanent(_) => Outcome::Failed {
+            reason: format!("{what}: {e}"),
+        },
+    }
+}
+
+/// Twilio serves a recording as MP3 when `.mp3` is appended to its URL.
+pub fn media_url(recording_url: &str) -> String {
+    if recording_url.ends_with(".mp3") || recording_url.ends_with(".wav") {
+        recording_url.to_string()
+    } else {
+        format!("{recording_url}.mp3")
+    }
+}
+
+fn sms_body(job: &RecordingJob, link: &str) -> String {
+    let from = job
+        .caller
+        .as_deref()
+        .map(|c| format!(" from {c}"))
+        .unwrap_or_default();
+    let duration = job
+        .duration_seconds
+        .map(|d| format!(" ({d}s)"))
+        .unwrap_or_default();
+    format!("New voicemail{from}{duration}: {link}")
+}
+
+/// S3 user metadata must be ASCII: anything else is percent-encoded.
+fn metadata(job: &RecordingJob, state: &JobState) -> Vec<(String, String)> {
+    let mut m = vec![
+        ("section".to_string(), job.section.clone()),
+        ("call-sid".to_string(), job.call_sid.clone()),
+    ];
+    if let Some(c) = &job.caller {
+        m.push(("from".into(), c.clone()));
+    }
+    if let Some(c) = &job.called {
+        m.push(("to".into(), c.clone()));
+    }
+    if let Some(d) = job.duration_seconds {
+        m.push(("duration".into(), d.to_string()));
+    }
+    if let Some(t) = &state.transcription_text {
+        // S3 allows 2 KB of user metadata in all; encoding can triple the size.
+        m.push(("transcription".into(), t.chars().take(400).collect()));
+    }
+    m.into_iter()
+        .map(|(k, v)| {
+            let v: String = percent_encoding::utf8_percent_encode(&v, &NON_PRINTABLE).to_string();
+            (k, v)
+        })
+        .collect()
+}
+
+const NON_PRINTABLE: percent_encoding::AsciiSet = percent_encoding::CONTROLS.add(b'%');
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;
