@@ -87,7 +87,7 @@ impl Response {
 
     /// The XML document Twilio expects, with declaration.
     pub fn render(&self) -> String {
-        let mut w = Writer::new(Vec::with_capacity(256));
+        let mut w = Writer::new(Vec::with_capacity(1024));
         // Writing into a Vec cannot fail; the results are ignored for that reason.
         let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
         if self.verbs.is_empty() {
