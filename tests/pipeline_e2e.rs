@@ -1,0 +1,382 @@
+//! The recordings pipeline end to end, on real protocol peers: a scripted
+//! voicemail call (`ivr call`) against `ivr serve` wired to moto (S3, SES,
+//! DynamoDB) and to Prism serving Twilio's OpenAPI spec. The call ends with
+//! the recording in S3, the email sent, the SMS and the DELETE accepted by
+//! Prism's validation — and a duplicate callback changes nothing.
+//! `make test-deps` installs moto and Prism; without them this test fails.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_s3::config::Credentials;
+
+const TOKEN: &str = "e2e-auth-token-0123456789abcdef";
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TUESDAY_MORNING: &str = "2026-11-24T10:00:00Z";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process this test started; killed (only it) on drop.
+struct Proc(Child, &'static str);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn need(path: &Path) -> &Path {
+    assert!(
+        path.exists(),
+        "{} is missing: run `make test-deps` in the repository root",
+        path.display()
+    );
+    path
+}
+
+fn start_moto() -> (Proc, String) {
+    let port = free_port();
+    let bin = repo().join(".venv/bin/moto_server");
+    let log =
+        std::fs::File::create(std::env::temp_dir().join(format!("e2e-moto-{port}.log"))).unwrap();
+    let child = Command::new(need(&bin))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let probe = format!("{url}/moto-api/data.json");
+    wait_until("moto", Duration::from_secs(30), || {
+        ureq::get(&probe).call().is_ok()
+    });
+    (Proc(child, "moto"), url)
+}
+
+fn start_prism() -> (Proc, String) {
+    let port = free_port();
+    let bin = repo().join("infra/node/node_modules/.bin/prism");
+    let spec = repo().join("infra/node/twilio_api_v2010.json");
+    let log =
+        std::fs::File::create(std::env::temp_dir().join(format!("e2e-prism-{port}.log"))).unwrap();
+    let child = Command::new(need(&bin))
+        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .arg(need(&spec))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_until("prism", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (Proc(child, "prism"), url)
+}
+
+fn sdk(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            Credentials::new("testing", "testing", None, None, "e2e"),
+        ))
+        .build()
+}
+
+/// `ivr serve` on a free port, wired to moto and Prism.
+fn start_ivr(config: &Path, data: &Path, moto: &str, prism: &str) -> (Proc, String, PathBuf) {
+    let log_path = data.join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ivr"))
+        .args(["serve", "--port", "0", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("IVR_NOW", TUESDAY_MORNING)
+        .env("IVR_DATA_DIR", data)
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+        .env("TWILIO_API_BASE", prism)
+        .env("IVR_RECORDINGS_BUCKET", "ivr-recordings")
+        .env("IVR_STATE_TABLE", "ivr-state")
+        .env("IVR_SES_SENDER", "ivr@example.com")
+        .env("AWS_ENDPOINT_URL", moto)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| {
+            panic!(
+                "ivr serve did not start: {line:?}; log: {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )
+        })
+        .to_string();
+    (Proc(child, "ivr"), base, log_path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
+    let (_moto, moto) = start_moto();
+    let (_prism, prism) = start_prism();
+    let conf = sdk(&moto);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("ivr-recordings")
+        .send()
+        .await
+        .unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    ddb.create_table()
+        .table_name("ivr-state")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("recording_sid")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("recording_sid")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_sesv2::Client::new(&conf)
+        .create_email_identity()
+        .email_identity("ivr@example.com")
+        .send()
+        .await
+        .unwrap();
+
+    let data = std::env::temp_dir().join(format!("ivr-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    let text = std::fs::read_to_string(repo().join("config.ini")).unwrap();
+    let text = text.replace(
+        "voicemail_max_length = 300\n",
+        "voicemail_max_length = 300\nvoicemail_alert_email_to = office@example.com\n",
+    );
+    assert!(
+        text.contains("office@example.com"),
+        "config.ini's voicemail action changed"
+    );
+    let config = data.join("config.ini");
+    std::fs::write(&config, text).unwrap();
+    let (_ivr, base, log) = start_ivr(&config, &data, &moto, &prism);
+
+    // The caller presses 3 (leave a message) and records; Twilio's part is played by `ivr call`.
+    let out = Command::new(env!("CARGO_BIN_EXE_ivr"))
+        .args([
+            "call",
+            "--url",
+            &format!("{base}/ivr"),
+            "--press",
+            "3",
+            "--json",
+        ])
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{transcript}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        transcript.contains("recording media fetched 1 of 1"),
+        "{transcript}"
+    );
+    let callback = transcript
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "callback")
+        .expect("a recording status callback");
+    assert!(callback["url"]
+        .as_str()
+        .unwrap()
+        .contains("initiated_by_section=voicemail"));
+
+    // The worker finishes in the background: poll the state table.
+    let state = ivr_aws::DynamoState::new(ddb.clone(), "ivr-state");
+    let mut done = None;
+    for _ in 0..200 {
+        let items = ddb.scan().table_name("ivr-state").send().await.unwrap();
+        if let Some(sid) = items
+            .items()
+            .first()
+            .and_then(|i| i.get("recording_sid"))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+        {
+            if let Some(s) = state.get(&sid).await.unwrap() {
+                if s.twilio_deleted {
+                    done = Some((sid, s));
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let (sid, s) =
+        done.unwrap_or_else(|| panic!("the pipeline did not finish; server log:\n{log_text}"));
+    assert!(s.sms_sent, "SMS accepted by Prism");
+    assert!(s.email_sent, "email accepted by SES (moto)");
+    let stored = s.stored.expect("a verified copy");
+
+    // The object: right place, the audio the simulator served, metadata.
+    assert!(
+        stored.key.starts_with("recordings/2026/11/24/CA"),
+        "{}",
+        stored.key
+    );
+    assert!(
+        stored.key.ends_with(&format!("/{sid}.mp3")),
+        "{}",
+        stored.key
+    );
+    let obj = s3
+        .get_object()
+        .bucket("ivr-recordings")
+        .key(&stored.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        obj.server_side_encryption().map(|e| e.as_str()),
+        Some("AES256")
+    );
+    let meta = obj.metadata().cloned().unwrap_or_default();
+    assert_eq!(meta.get("section").map(String::as_str), Some("voicemail"));
+    assert_eq!(meta.get("from").map(String::as_str), Some("+447700900555"));
+    assert_eq!(meta.get("duration").map(String::as_str), Some("12"));
+    let bytes = obj.body.collect().await.unwrap().into_bytes();
+    assert_eq!(bytes.len() as u64, stored.size);
+    assert_eq!(
+        &bytes[..4],
+        &[0xFF, 0xFB, 0x90, 0x64],
+        "the MP3 the simulator served"
+    );
+
+    // The email, in moto's record of sent mail.
+    let sent: serde_json::Value = serde_json::from_str(
+        &ureq::get(&format!("{moto}/moto-api/data.json"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let raw = sent["ses"]["RawMessage"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(raw.len(), 1, "{sent}");
+    assert_eq!(raw[0]["source"], "ivr@example.com");
+    let mime = raw[0]["raw_data"].as_str().unwrap_or_default();
+    assert!(
+        mime.contains("Subject: New voicemail from +447700900555"),
+        "{mime}"
+    );
+    assert!(mime.contains("To: office@example.com"), "{mime}");
+
+    // Twilio retries the callback: nothing happens twice.
+    let url = callback["url"].as_str().unwrap().to_string();
+    let form: Vec<(String, String)> = vec![
+        ("AccountSid".into(), ACCOUNT.into()),
+        (
+            "CallSid".into(),
+            stored.key.split('/').nth(4).unwrap().into(),
+        ),
+        ("RecordingSid".into(), sid.clone()),
+        (
+            "RecordingUrl".into(),
+            format!("{base}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{sid}"),
+        ),
+        ("RecordingStatus".into(), "completed".into()),
+        ("RecordingDuration".into(), "12".into()),
+    ];
+    let signature = shared::signature::compute(TOKEN, &url, &form);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let resp = ureq::post(&url)
+        .set("X-Twilio-Signature", &signature)
+        .send_form(&pairs)
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent: serde_json::Value = serde_json::from_str(
+        &ureq::get(&format!("{moto}/moto-api/data.json"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        sent["ses"]["RawMessage"].as_array().map(Vec::len),
+        Some(1),
+        "one email only"
+    );
+    let objects = s3
+        .list_objects_v2()
+        .bucket("ivr-recordings")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(objects.contents().len(), 1, "one object only");
+    let again = state.get(&sid).await.unwrap().unwrap();
+    assert!(again.sms_sent && again.email_sent && again.twilio_deleted);
+    let _ = std::fs::remove_dir_all(&data);
+}
