@@ -97,19 +97,124 @@ fn emergency_closed(srv: &Server) -> Node {
     response(vec![redirect(&srv.url("/ivr/action/voicemail"))])
 }
 
-const ALERT_SMS: &str = "/ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example";
+const CALL_SID: &str = "CAfedcba9876543210fedcba9876543210";
+/// `From` and `To` of CALL.
+const CALLER: &str = "+447700900555";
+const CALLED: &str = "+442079460123";
+/// The fixture's voicemail `alert_sms_from` / `alert_sms_to`.
+const SMS_FROM: &str = "+447700900000";
+const SMS_TO: &str = "+447700900001";
+
+/// The recording status callback as the fixture's `<Record>` names it for CALL.
+const ALERT_SMS: &str = "/ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example&caller=%2B447700900555&called=%2B442079460123";
+/// The same callback without the numbers (an action request without From/To).
+const ALERT_SMS_BARE: &str =
+    "/ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example";
+/// The repo's recorded forward (`[action_sales]`, `record = yes`).
+const ALERT_SALES: &str = "/ivr/callback/voicemail/alert_sms?initiated_by_section=sales&caller=%2B447700900555&called=%2B442079460123";
+
+const RECORDING_SID: &str = "RE0123456789abcdef0123456789abcdef";
+/// Another recording, for the control that proves the worker was alive.
+const CONTROL_SID: &str = "REffffffffffffffffffffffffffffffff";
 const RECORDING_URL: &str =
     "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Recordings/RE0123456789abcdef0123456789abcdef";
 
-fn recording_status(status: &str) -> Vec<(&str, &str)> {
-    with(&[
-        ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
-        ("RecordingUrl", RECORDING_URL),
+/// What Twilio posts on a recording status callback (no From/To: the
+/// numbers come from the callback URL's query).
+fn recording_status_for<'a>(
+    sid: &'a str,
+    url: &'a str,
+    status: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", CALL_SID),
+        ("RecordingSid", sid),
+        ("RecordingUrl", url),
         ("RecordingStatus", status),
         ("RecordingDuration", "42"),
         ("RecordingChannels", "1"),
+        ("RecordingStartTime", "Wed, 17 Jun 2026 09:00:05 +0000"),
         ("RecordingSource", "RecordVerb"),
-    ])
+        ("RecordingTrack", "both"),
+    ]
+}
+
+fn recording_status<'a>(url: &'a str, status: &'a str) -> Vec<(&'a str, &'a str)> {
+    recording_status_for(RECORDING_SID, url, status)
+}
+
+/// Where a recording received at `local_date` (`YYYY/MM/DD` in the IVR timezone) is stored.
+fn recording_key(local_date: &str, sid: &str) -> String {
+    format!("recordings/{local_date}/{CALL_SID}/{sid}.mp3")
+}
+
+/// After a quiet period: nothing fetched from the media server, no file in the data folder.
+fn assert_quiet(srv: &Server, media: &MediaServer, what: &str) {
+    std::thread::sleep(QUIET_PERIOD);
+    assert!(
+        media.requests().is_empty(),
+        "{what}: media fetched: {:?}",
+        media.requests()
+    );
+    assert!(
+        srv.inventory().is_empty(),
+        "{what}: files written: {:?}\nstderr:\n{}",
+        srv.inventory(),
+        srv.stderr()
+    );
+}
+
+/// A valid voicemail callback for another recording is processed: the worker
+/// was alive while the ignored requests were not acted on, and they were not
+/// acted on later either (only the control was fetched).
+fn assert_worker_alive_and_only_control_fetched(srv: &Server, media: &MediaServer) {
+    let url = media.recording_url(CONTROL_SID);
+    assert_twiml(
+        &srv.post(
+            ALERT_SMS,
+            &recording_status_for(CONTROL_SID, &url, "completed"),
+        ),
+        &response(vec![]),
+    );
+    srv.wait_until("the control recording's SMS", || srv.sms_files().len() == 1);
+    srv.wait_for_idle_queue();
+    assert_eq!(
+        media.requests(),
+        vec![format!(
+            "GET /2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{CONTROL_SID}.mp3"
+        )],
+        "only the control recording may be fetched"
+    );
+    assert!(srv.state(RECORDING_SID).is_none(), "{:?}", srv.inventory());
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    let text = read(path);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text}", path.display()))
+}
+
+/// A field of a state file (`{"state": {...}, lease...}`, or the fields at the top).
+fn state_field(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    match v.get("state") {
+        Some(s) if s.is_object() => s[name].clone(),
+        _ => v[name].clone(),
+    }
+}
+
+/// The fixture with an email alert (and, if `transcribe`, transcriptions) on its voicemail.
+fn voicemail_config(tag: &str, transcribe: bool) -> TempConfig {
+    let mut extra = String::from("voicemail_alert_email_to = office@example.com\n");
+    if transcribe {
+        extra.push_str("transcribe = yes\n");
+    }
+    let text = replace_once(
+        &read(&fixture_config()),
+        "voicemail_max_length = 300\n",
+        &format!("voicemail_max_length = 300\n{extra}"),
+    );
+    write_config(tag, &text)
 }
 
 // ===========================================================================
@@ -200,10 +305,8 @@ fn fixture_forward_action_dials_with_status_callback() {
     );
 }
 
-#[test]
-fn fixture_voicemail_action_records_with_callbacks() {
-    let srv = Server::fixture();
-    let record = node(
+fn fixture_record(srv: &Server, status_callback: &str) -> Node {
+    node(
         "Record",
         &[
             (
@@ -213,15 +316,74 @@ fn fixture_voicemail_action_records_with_callbacks() {
             ("method", "POST"),
             ("timeout", "5"),
             ("maxLength", "300"),
-            ("recordingStatusCallback", &srv.url(ALERT_SMS)),
+            ("recordingStatusCallback", &srv.url(status_callback)),
             ("recordingStatusCallbackMethod", "POST"),
         ],
         "",
         vec![],
+    )
+}
+
+#[test]
+fn fixture_voicemail_action_records_with_callbacks() {
+    let srv = Server::fixture();
+    // The status callback carries the caller and the called number (signed, in its URL).
+    assert_twiml(
+        &srv.post("/ivr/action/voicemail_example", &with(&[])),
+        &response(vec![
+            play(&s3("04_all_lines_busy.mp3")),
+            pause(1),
+            fixture_record(&srv, ALERT_SMS),
+        ]),
     );
+    // Only the numbers the action request had.
+    let no_numbers: Vec<(&str, &str)> = CALL
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "From" && *k != "To")
+        .collect();
+    assert_twiml(
+        &srv.post("/ivr/action/voicemail_example", &no_numbers),
+        &response(vec![
+            play(&s3("04_all_lines_busy.mp3")),
+            pause(1),
+            fixture_record(&srv, ALERT_SMS_BARE),
+        ]),
+    );
+    let only_from: Vec<(&str, &str)> = CALL.iter().copied().filter(|(k, _)| *k != "To").collect();
+    assert_twiml(
+        &srv.post("/ivr/action/voicemail_example", &only_from),
+        &response(vec![
+            play(&s3("04_all_lines_busy.mp3")),
+            pause(1),
+            fixture_record(&srv, &format!("{ALERT_SMS_BARE}&caller=%2B447700900555")),
+        ]),
+    );
+}
+
+#[test]
+fn voicemail_transcribe_yes_asks_twilio_for_a_transcription() {
+    let cfg = voicemail_config("vm-transcribe-twiml", true);
+    let srv = Server::builder(&cfg.path).start();
+    let mut record = fixture_record(&srv, ALERT_SMS);
+    record.attrs.push(("transcribe".into(), "true".into()));
+    record
+        .attrs
+        .push(("transcribeCallback".into(), srv.url(ALERT_SMS_BARE)));
     assert_twiml(
         &srv.post("/ivr/action/voicemail_example", &with(&[])),
         &response(vec![play(&s3("04_all_lines_busy.mp3")), pause(1), record]),
+    );
+    // Without `transcribe = yes` (the fixture, email or not) nothing is asked.
+    let plain = voicemail_config("vm-no-transcribe-twiml", false);
+    let srv = Server::builder(&plain.path).start();
+    assert_twiml(
+        &srv.post("/ivr/action/voicemail_example", &with(&[])),
+        &response(vec![
+            play(&s3("04_all_lines_busy.mp3")),
+            pause(1),
+            fixture_record(&srv, ALERT_SMS),
+        ]),
     );
 }
 
@@ -471,10 +633,7 @@ fn repo_forward_with_caller_id_timeout_and_recording() {
                     ("timeout", "20"),
                     ("callerId", "+442079460999"),
                     ("record", "record-from-answer-dual"),
-                    (
-                        "recordingStatusCallback",
-                        &cb("/ivr/callback/voicemail/alert_sms"),
-                    ),
+                    ("recordingStatusCallback", &srv.url(ALERT_SALES)),
                     ("recordingStatusCallbackMethod", "POST"),
                 ],
                 "+442079460000",
@@ -560,7 +719,7 @@ fn repo_voicemail(srv: &Server) -> Node {
                 ("maxLength", "300"),
                 (
                     "recordingStatusCallback",
-                    &cb("/ivr/callback/voicemail/alert_sms"),
+                    &srv.url("/ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail&caller=%2B447700900555&called=%2B442079460123"),
                 ),
                 ("recordingStatusCallbackMethod", "POST"),
             ],
@@ -712,9 +871,12 @@ fn bug_voicemail_hangup_with_section_of_wrong_type() {
 
 fn assert_alert_ignored(path: &str) {
     let srv = Server::fixture();
-    let r = srv.post(path, &recording_status("completed"));
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    let r = srv.post(path, &recording_status(&url, "completed"));
     assert_twiml(&r, &response(vec![]));
-    assert!(srv.sms_files().is_empty(), "no SMS for {path}");
+    assert_quiet(&srv, &media, path);
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
 }
 
 #[test]
@@ -1154,7 +1316,12 @@ fn bug_no_tracebacks_or_panics_on_odd_input() {
             );
         }
     }
-    assert!(srv.sms_files().is_empty(), "no SMS for a javascript: URL");
+    std::thread::sleep(QUIET_PERIOD);
+    assert!(
+        srv.inventory().is_empty(),
+        "nothing for a javascript: URL: {:?}",
+        srv.inventory()
+    );
     // Bodies that are not well-formed forms, on an open server so that they reach the flow.
     let open = Server::builder(fixture_config()).without_token().start();
     for body in [
@@ -1192,112 +1359,491 @@ fn bug_no_tracebacks_or_panics_on_odd_input() {
     }
 }
 
-// --- The SMS alert route ---------------------------------------------------
+// --- The recording status callback and its alerts ---------------------------
+//
+// The webhook only checks and queues; `ivr serve`'s worker downloads the
+// media from `RecordingUrl` (a local stand-in for Twilio here), stores it in
+// the data folder, then sends the alerts (files, without Twilio credentials).
 
 #[test]
 fn bug_alert_sms_unsigned_is_403_and_sends_nothing() {
     let srv = Server::fixture();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
     srv.request(ALERT_SMS)
-        .params(&recording_status("completed"))
+        .params(&recording_status(&url, "completed"))
         .unsigned()
         .send()
         .assert_status(403);
-    assert!(srv.sms_files().is_empty(), "{:?}", srv.sms_files());
+    srv.request(ALERT_SMS)
+        .method("GET")
+        .unsigned()
+        .send()
+        .assert_status(403);
+    assert_quiet(&srv, &media, "unsigned callback");
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
 }
 
 #[test]
 fn bug_alert_sms_forged_is_403_and_sends_nothing() {
     let srv = Server::fixture();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    let params = recording_status(&url, "completed");
     srv.request(ALERT_SMS)
-        .params(&recording_status("completed"))
+        .params(&params)
         .signed_with_token("not-the-token")
         .send()
         .assert_status(403);
     srv.request(ALERT_SMS)
-        .params(&recording_status("completed"))
+        .params(&params)
         .signature("0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
         .send()
         .assert_status(403);
-    // Signed for another recording URL, sent with the attacker's.
+    // Signed for Twilio's recording URL, sent with the attacker's.
     srv.request(ALERT_SMS)
-        .params(&with(&[
-            ("RecordingStatus", "completed"),
-            ("RecordingUrl", "https://evil.example/phish"),
-        ]))
-        .signed_params(&with(&[
-            ("RecordingStatus", "completed"),
-            ("RecordingUrl", RECORDING_URL),
-        ]))
+        .params(&params)
+        .signed_params(&recording_status(RECORDING_URL, "completed"))
         .send()
         .assert_status(403);
-    assert!(srv.sms_files().is_empty(), "{:?}", srv.sms_files());
+    // Signed for another caller (the numbers are in the signed URL).
+    srv.request(ALERT_SMS)
+        .params(&params)
+        .signed_over(&srv.url(&ALERT_SMS.replace("900555", "900666")))
+        .send()
+        .assert_status(403);
+    // Signed for a section that sends nothing, sent to the voicemail.
+    srv.request(ALERT_SMS)
+        .params(&params)
+        .signed_over(&srv.url(&ALERT_SMS.replace("voicemail_example", "forward_example")))
+        .send()
+        .assert_status(403);
+    assert_quiet(&srv, &media, "forged callbacks");
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
 }
 
 #[test]
-fn bug_alert_sms_signed_completed_sends_one_sms() {
-    let srv = Server::fixture();
-    let r = srv.post(ALERT_SMS, &recording_status("completed"));
-    r.assert_status(200);
-    r.twiml();
+fn alert_signed_completed_stores_the_recording_then_sends_one_sms() {
+    // 00:30 BST on Thursday 18 June, 23:30 UTC on the 17th: stored under the local date.
+    let srv = Server::fixture_at("2026-06-17T23:30:00Z");
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    assert_twiml(
+        &srv.post(ALERT_SMS, &recording_status(&url, "completed")),
+        &response(vec![]),
+    );
+    srv.wait_until("the SMS alert", || !srv.sms_files().is_empty());
+    srv.wait_for_idle_queue();
+    std::thread::sleep(QUIET_PERIOD);
+
+    let key = recording_key("2026/06/18", RECORDING_SID);
+    assert_eq!(srv.recordings(), vec![key.clone()], "{:?}", srv.inventory());
+    let stored = srv.data_dir.path().join(&key);
+    assert!(
+        std::fs::read(&stored).expect("the stored copy") == MediaServer::bytes(RECORDING_SID),
+        "the stored copy is not the served media"
+    );
+    let meta = read_json(&srv.data_dir.path().join(format!("{key}.json")));
+    assert_eq!(meta["from"], CALLER, "{meta}");
+    assert_eq!(meta["to"], CALLED, "{meta}");
+    assert_eq!(meta["duration"], "42", "{meta}");
+    assert_eq!(meta["section"], "voicemail_example", "{meta}");
+
     let files = srv.sms_files();
     assert_eq!(files.len(), 1, "{files:?}");
-    assert!(
-        files[0].extension().is_some_and(|e| e == "json"),
-        "{files:?}"
+    let sms = read_json(&files[0]);
+    assert_eq!(sms["from"], SMS_FROM, "{sms}");
+    assert_eq!(sms["to"], SMS_TO, "{sms}");
+    let link = format!("file://{}", srv.data_path().join(&key).display());
+    assert_eq!(
+        sms["body"],
+        format!("New voicemail from {CALLER} (42s): {link}"),
+        "{sms}"
     );
-    let sms: serde_json::Value =
-        serde_json::from_str(&read(&files[0])).expect("the SMS file is JSON");
-    assert_eq!(sms["from"], "+447700900000", "{sms}");
-    assert_eq!(sms["to"], "+447700900001", "{sms}");
-    let body = sms["body"].as_str().unwrap_or_default();
-    assert!(body.contains(RECORDING_URL), "{sms}");
+    // The link works without Twilio: it is the stored copy.
+    let linked = link.strip_prefix("file://").unwrap_or_default();
+    assert!(
+        std::fs::read(linked).ok() == Some(MediaServer::bytes(RECORDING_SID)),
+        "{link} is not the recording"
+    );
+    assert!(
+        !sms.to_string().contains("127.0.0.1"),
+        "Twilio's URL in {sms}"
+    );
+
+    assert!(srv.job_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.dead_jobs().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.outbox_files().is_empty(), "no email configured");
+    assert_eq!(media.fetches(RECORDING_SID), 1, "{:?}", media.requests());
+    assert_eq!(media.requests().len(), 1, "{:?}", media.requests());
+    let state = srv.state(RECORDING_SID).expect("a state file");
+    assert_eq!(state_field(&state, "sms_sent"), true, "{state}");
+    // Without Twilio credentials Twilio's copy is never deleted.
+    assert_eq!(state_field(&state, "twilio_deleted"), false, "{state}");
 }
 
 #[test]
 fn bug_alert_sms_for_a_non_voicemail_section_sends_nothing() {
     let srv = Server::fixture();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    // A forward without `record = yes`.
     let r = srv.post(
-        "/ivr/callback/voicemail/alert_sms?initiated_by_section=forward_example",
-        &recording_status("completed"),
+        "/ivr/callback/voicemail/alert_sms?initiated_by_section=forward_example&caller=%2B447700900555",
+        &recording_status(&url, "completed"),
     );
     assert_twiml(&r, &response(vec![]));
-    assert!(srv.sms_files().is_empty(), "{:?}", srv.sms_files());
+    // A forward without `record` in the repo config, and a menu action.
+    let repo = Server::repo();
+    for section in ["emergency", "support_menu", "goodbye"] {
+        let r = repo.post(
+            &format!("/ivr/callback/voicemail/alert_sms?initiated_by_section={section}"),
+            &recording_status(&url, "completed"),
+        );
+        assert_twiml(&r, &response(vec![]));
+    }
+    assert_quiet(&srv, &media, "non-voicemail section");
+    assert!(repo.inventory().is_empty(), "{:?}", repo.inventory());
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
 }
 
 #[test]
 fn bug_alert_sms_without_recording_url_sends_nothing() {
     let srv = Server::fixture();
-    let params: Vec<(&str, &str)> = recording_status("completed")
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    let without: Vec<(&str, &str)> = recording_status(&url, "completed")
         .into_iter()
         .filter(|(k, _)| *k != "RecordingUrl")
         .collect();
-    let r = srv.post(ALERT_SMS, &params);
-    r.assert_status(200);
-    r.twiml();
-    assert!(srv.sms_files().is_empty(), "{:?}", srv.sms_files());
+    assert_twiml(&srv.post(ALERT_SMS, &without), &response(vec![]));
+    // Not an http(s) URL.
+    let local_file = format!("file://{}", srv.data_path().join("x").display());
+    for bad in [
+        "",
+        "javascript:alert(1)",
+        "ftp://127.0.0.1/x",
+        local_file.as_str(),
+        "not a url",
+    ] {
+        assert_twiml(
+            &srv.post(ALERT_SMS, &recording_status(bad, "completed")),
+            &response(vec![]),
+        );
+    }
+    assert_quiet(&srv, &media, "no usable RecordingUrl");
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
 }
 
 #[test]
 fn bug_alert_sms_recording_in_progress_sends_nothing() {
     let srv = Server::fixture();
-    for status in ["in-progress", "absent", "failed"] {
-        let r = srv.post(ALERT_SMS, &recording_status(status));
-        r.assert_status(200);
-        r.twiml();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    for status in ["in-progress", "absent", "failed", "", "Completed"] {
+        assert_twiml(
+            &srv.post(ALERT_SMS, &recording_status(&url, status)),
+            &response(vec![]),
+        );
     }
-    assert!(srv.sms_files().is_empty(), "{:?}", srv.sms_files());
+    let without: Vec<(&str, &str)> = recording_status(&url, "completed")
+        .into_iter()
+        .filter(|(k, _)| *k != "RecordingStatus")
+        .collect();
+    assert_twiml(&srv.post(ALERT_SMS, &without), &response(vec![]));
+    assert_quiet(&srv, &media, "recording not completed");
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
+}
+
+#[test]
+fn bug_alert_sms_with_a_bad_recording_sid_sends_nothing() {
+    let srv = Server::fixture();
+    let media = MediaServer::start();
+    // Each would be a fetchable URL at the media server if the SID were not checked.
+    for sid in [
+        "",
+        "RE0123",
+        "RE0123456789abcdef0123456789abcdef0",
+        "CA0123456789abcdef0123456789abcdef",
+        "REzz23456789abcdef0123456789abcdef",
+        "RE../../../../etc/passwd0123456789",
+    ] {
+        let url = media.recording_url(RECORDING_SID);
+        assert_twiml(
+            &srv.post(ALERT_SMS, &recording_status_for(sid, &url, "completed")),
+            &response(vec![]),
+        );
+    }
+    let url = media.recording_url(RECORDING_SID);
+    let without: Vec<(&str, &str)> = recording_status(&url, "completed")
+        .into_iter()
+        .filter(|(k, _)| *k != "RecordingSid")
+        .collect();
+    assert_twiml(&srv.post(ALERT_SMS, &without), &response(vec![]));
+    assert_quiet(&srv, &media, "bad RecordingSid");
+    assert_worker_alive_and_only_control_fetched(&srv, &media);
+}
+
+/// One SMS, one email (with the caller), one stored object; media fetched once; queue empty.
+fn assert_alerted_once(srv: &Server, media: &MediaServer) {
+    srv.wait_until("the SMS alert", || !srv.sms_files().is_empty());
+    srv.wait_until("the email alert", || !srv.outbox_files().is_empty());
+    srv.wait_for_idle_queue();
+    std::thread::sleep(QUIET_PERIOD);
+    srv.wait_for_idle_queue();
+    assert_eq!(srv.sms_files().len(), 1, "{:?}", srv.inventory());
+    assert_eq!(srv.outbox_files().len(), 1, "{:?}", srv.inventory());
+    let key = recording_key("2026/06/17", RECORDING_SID);
+    assert_eq!(srv.recordings(), vec![key.clone()], "{:?}", srv.inventory());
+    assert!(
+        std::fs::read(srv.data_dir.path().join(&key)).ok()
+            == Some(MediaServer::bytes(RECORDING_SID)),
+        "the stored copy is not the served media"
+    );
+    assert_eq!(media.fetches(RECORDING_SID), 1, "{:?}", media.requests());
+    assert!(srv.dead_jobs().is_empty(), "{:?}", srv.inventory());
+    let sms = read_json(&srv.sms_files()[0]);
+    assert!(
+        sms["body"].as_str().unwrap_or_default().contains(CALLER),
+        "{sms}"
+    );
+    let eml = read(&srv.outbox_files()[0]);
+    assert!(
+        eml.contains(&format!("\r\nSubject: New voicemail from {CALLER}\r\n"))
+            || eml.starts_with(&format!("Subject: New voicemail from {CALLER}\r\n")),
+        "{eml}"
+    );
+    assert!(eml.contains("\r\nTo: office@example.com\r\n"), "{eml}");
+    let text = eml_text(&eml);
+    let link = format!("file://{}", srv.data_path().join(&key).display());
+    for want in [CALLER, CALLED, link.as_str()] {
+        assert!(text.contains(want), "no `{want}` in the email:\n{text}");
+    }
 }
 
 /// DESIGN.md: "Retried callbacks cause each effect once." Twilio retries a
 /// status callback it did not see answered in time, with the same RecordingSid.
 #[test]
-fn alert_sms_retried_callback_sends_one_sms() {
+fn alert_retried_callback_sequentially_alerts_once() {
+    let cfg = voicemail_config("vm-email-seq", false);
+    let srv = Server::builder(&cfg.path).start();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    for _ in 0..3 {
+        assert_twiml(
+            &srv.post(ALERT_SMS, &recording_status(&url, "completed")),
+            &response(vec![]),
+        );
+    }
+    assert_alerted_once(&srv, &media);
+    // Once more, long after the first was done.
+    assert_twiml(
+        &srv.post(ALERT_SMS, &recording_status(&url, "completed")),
+        &response(vec![]),
+    );
+    srv.wait_for_idle_queue();
+    assert_alerted_once(&srv, &media);
+}
+
+/// Posts `params` to `path` from `n` threads at once; every reply must be `<Response/>`.
+fn post_concurrently(srv: &Server, path: &str, params: &[(&str, &str)], n: usize) {
+    let barrier = std::sync::Barrier::new(n);
+    let replies: Vec<std::thread::Result<Reply>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    srv.post(path, params)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    for r in replies {
+        let r = r.unwrap_or_else(|_| {
+            panic!(
+                "a concurrent duplicate callback was not answered 200 (see above); server stderr:\n{}",
+                srv.stderr()
+            )
+        });
+        assert_twiml(&r, &response(vec![]));
+    }
+}
+
+#[test]
+fn alert_retried_callback_concurrently_alerts_once() {
+    let cfg = voicemail_config("vm-email-conc", false);
+    let srv = Server::builder(&cfg.path).start();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    let params = recording_status(&url, "completed");
+    post_concurrently(&srv, ALERT_SMS, &params, 3);
+    assert_alerted_once(&srv, &media);
+    // More bursts of the same callback, while and after it was processed.
+    for _ in 0..10 {
+        post_concurrently(&srv, ALERT_SMS, &params, 3);
+    }
+    assert_alerted_once(&srv, &media);
+}
+
+#[test]
+fn alert_recorded_forward_is_stored_without_alerts() {
+    let srv = Server::repo();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    let mut params = recording_status(&url, "completed");
+    for (k, v) in params.iter_mut() {
+        match *k {
+            "RecordingSource" => *v = "DialVerb",
+            "RecordingChannels" => *v = "2",
+            _ => {}
+        }
+    }
+    assert_twiml(&srv.post(ALERT_SALES, &params), &response(vec![]));
+    srv.wait_until("the stored recording", || !srv.recordings().is_empty());
+    srv.wait_for_idle_queue();
+    std::thread::sleep(QUIET_PERIOD);
+    let key = recording_key("2026/06/17", RECORDING_SID);
+    assert_eq!(srv.recordings(), vec![key.clone()], "{:?}", srv.inventory());
+    assert!(
+        std::fs::read(srv.data_dir.path().join(&key)).ok()
+            == Some(MediaServer::bytes(RECORDING_SID)),
+        "the stored copy is not the served media"
+    );
+    let meta = read_json(&srv.data_dir.path().join(format!("{key}.json")));
+    assert_eq!(meta["section"], "sales", "{meta}");
+    assert_eq!(meta["from"], CALLER, "{meta}");
+    assert_eq!(meta["to"], CALLED, "{meta}");
+    assert!(srv.sms_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.outbox_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.job_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.dead_jobs().is_empty(), "{:?}", srv.inventory());
+    assert_eq!(media.fetches(RECORDING_SID), 1, "{:?}", media.requests());
+}
+
+#[test]
+fn alert_recording_gone_from_twilio_is_dead_lettered_and_logged() {
     let srv = Server::fixture();
-    srv.post(ALERT_SMS, &recording_status("completed"))
-        .assert_status(200);
-    srv.post(ALERT_SMS, &recording_status("completed"))
-        .assert_status(200);
-    assert_eq!(srv.sms_files().len(), 1, "{:?}", srv.sms_files());
+    let media = MediaServer::start();
+    media.forget(RECORDING_SID);
+    let url = media.recording_url(RECORDING_SID);
+    assert_twiml(
+        &srv.post(ALERT_SMS, &recording_status(&url, "completed")),
+        &response(vec![]),
+    );
+    srv.wait_until("the job in jobs/dead/", || !srv.dead_jobs().is_empty());
+    srv.wait_for_idle_queue();
+    let dead = srv.dead_jobs();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].ends_with(format!("{RECORDING_SID}.json")),
+        "{dead:?}"
+    );
+    assert!(read(&dead[0]).contains(RECORDING_SID), "{}", read(&dead[0]));
+    assert!(media.fetches(RECORDING_SID) >= 1, "{:?}", media.requests());
+    // The JSON log's error level (not the word in some message).
+    let line = srv.stderr_line(&["\"level\":\"ERROR\"", RECORDING_SID]);
+    assert!(
+        line.is_some(),
+        "no error line about {RECORDING_SID} on stderr:\n{}",
+        srv.stderr()
+    );
+    std::thread::sleep(QUIET_PERIOD);
+    assert!(srv.sms_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.outbox_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.recordings().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.job_files().is_empty(), "{:?}", srv.inventory());
+}
+
+fn transcription(sid: &str, url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AccountSid", ACCOUNT_SID.to_string()),
+        ("CallSid", CALL_SID.to_string()),
+        ("RecordingSid", sid.to_string()),
+        ("RecordingUrl", url.to_string()),
+        (
+            "TranscriptionSid",
+            "TR0123456789abcdef0123456789abcdef".to_string(),
+        ),
+        ("TranscriptionStatus", "completed".to_string()),
+        ("TranscriptionText", TRANSCRIPT.to_string()),
+        ("TranscriptionType", "fast".to_string()),
+        (
+            "TranscriptionUrl",
+            format!("{url}/Transcriptions/TR0123456789abcdef0123456789abcdef"),
+        ),
+        ("Url", "https://example.test/unused".to_string()),
+    ]
+}
+
+const TRANSCRIPT: &str = "Hi, it's Sam at number 12, the boiler is leaking. Please call me back.";
+
+fn as_refs<'a>(ps: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    ps.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[test]
+fn alert_transcription_is_kept_in_the_state_file() {
+    let cfg = voicemail_config("vm-transcribe", true);
+    let srv = Server::builder(&cfg.path).start();
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    // The transcription comes to the URL without the numbers.
+    let t = transcription(RECORDING_SID, &url);
+    assert_twiml(&srv.post(ALERT_SMS_BARE, &as_refs(&t)), &response(vec![]));
+    srv.wait_until("the transcription in the state file", || {
+        srv.state(RECORDING_SID).is_some_and(|s| {
+            state_field(&s, "transcription_status") == "completed"
+                && state_field(&s, "transcription_text") == TRANSCRIPT
+        })
+    });
+    // Keeping it alerts nobody and fetches nothing.
+    std::thread::sleep(QUIET_PERIOD);
+    assert!(media.requests().is_empty(), "{:?}", media.requests());
+    assert!(srv.sms_files().is_empty(), "{:?}", srv.inventory());
+    assert!(srv.outbox_files().is_empty(), "{:?}", srv.inventory());
+    // The recording's callback then alerts once, with the transcription in the email.
+    assert_twiml(
+        &srv.post(ALERT_SMS, &recording_status(&url, "completed")),
+        &response(vec![]),
+    );
+    assert_alerted_once(&srv, &media);
+    let text = eml_text(&read(&srv.outbox_files()[0]));
+    assert!(text.contains(TRANSCRIPT), "{text}");
+    let state = srv.state(RECORDING_SID).expect("a state file");
+    assert_eq!(
+        state_field(&state, "transcription_text"),
+        TRANSCRIPT,
+        "{state}"
+    );
+    assert_eq!(state_field(&state, "sms_sent"), true, "{state}");
+    assert_eq!(state_field(&state, "email_sent"), true, "{state}");
+}
+
+#[test]
+fn alert_transcription_for_a_section_that_does_not_transcribe_is_ignored() {
+    let media = MediaServer::start();
+    let url = media.recording_url(RECORDING_SID);
+    let t = transcription(RECORDING_SID, &url);
+    // The fixture's voicemail has no `transcribe = yes`; sales is a recorded forward.
+    let fixture = Server::fixture();
+    assert_twiml(
+        &fixture.post(ALERT_SMS_BARE, &as_refs(&t)),
+        &response(vec![]),
+    );
+    let repo = Server::repo();
+    assert_twiml(&repo.post(ALERT_SALES, &as_refs(&t)), &response(vec![]));
+    assert_quiet(&fixture, &media, "transcription without transcribe = yes");
+    assert!(repo.inventory().is_empty(), "{:?}", repo.inventory());
+    // Unsigned, to a section that does transcribe: refused, nothing kept.
+    let cfg = voicemail_config("vm-transcribe-unsigned", true);
+    let srv = Server::builder(&cfg.path).start();
+    srv.request(ALERT_SMS_BARE)
+        .params(&as_refs(&t))
+        .unsigned()
+        .send()
+        .assert_status(403);
+    assert_quiet(&srv, &media, "unsigned transcription");
 }
 
 // ===========================================================================

@@ -30,6 +30,19 @@ CALL = {
     "To": "+442079460123",
 }
 
+# What the template gives the functions that touch AWS (names only: nothing
+# is contacted at start-up or for a ping).
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "IVR_JOBS_QUEUE_URL": "http://127.0.0.1:9/123456789012/jobs",
+    "IVR_STATE_TABLE": "ivr-state",
+    "IVR_RECORDINGS_BUCKET": "ivr-recordings",
+    "IVR_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/123456789012/dead",
+    "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+}
+
 failures = []
 passed = 0
 
@@ -78,10 +91,10 @@ def main():
     warm = warmup_event()
     for name in args.functions:
         binary = os.path.join(args.bin_dir, name)
-        answers, _, logs = run(binary, name, [warm])
+        answers, _, logs = run(binary, name, [warm], AWS_ENV)
         ok = len(answers) == 1 and answers[0][0] == "response"
         body = json.loads(answers[0][1]["body"]) if ok else {}
-        check(ok and answers[0][1]["statusCode"] == 200 and body.get("name") == "ping", f"{name}: answers the warm-up ping")
+        check(ok and answers[0][1]["statusCode"] == 200 and body.get("name") == "ping", f"{name}: answers the warm-up ping ({logs[-300:] if not ok else 'ok'})")
         check('"warm-up ping"' in logs and '"route":"ping"' in logs, f"{name}: logs the warm-up as a ping (JSON)")
         check(TOKEN not in logs, f"{name}: the auth token never appears in logs")
 
@@ -109,6 +122,19 @@ def main():
         _, code, logs = run(binary, "welcome", [], {"IVR_CONFIG": bad.name})
         os.unlink(bad.name)
         check(code != 0 and "refusing to start" in logs and ":2: [ivr] timezone" in logs, "welcome: refuses to start on an invalid config, naming the line")
+
+    if "recording-worker" in args.functions:
+        binary = os.path.join(args.bin_dir, "recording-worker")
+        env = dict(AWS_ENV)
+        del env["IVR_DEAD_LETTER_QUEUE_URL"]
+        _, code, logs = run(binary, "recording-worker", [], env)
+        check(code != 0 and "refusing to start" in logs and "IVR_DEAD_LETTER_QUEUE_URL" in logs, "recording-worker: refuses to start without its dead-letter queue")
+    if "recording-status" in args.functions:
+        binary = os.path.join(args.bin_dir, "recording-status")
+        env = dict(AWS_ENV)
+        del env["IVR_JOBS_QUEUE_URL"]
+        _, code, logs = run(binary, "recording-status", [], env)
+        check(code != 0 and "refusing to start" in logs and "IVR_JOBS_QUEUE_URL" in logs, "recording-status: refuses to start without its job queue")
 
     print(f"{passed} passed, {len(failures)} failed")
     return 1 if failures else 0

@@ -34,7 +34,7 @@ fn free_port() -> u16 {
 }
 
 /// A child process this test started; killed (only it) on drop.
-struct Proc(Child, &'static str);
+struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -79,7 +79,7 @@ fn start_moto() -> (Proc, String) {
     wait_until("moto", Duration::from_secs(30), || {
         ureq::get(&probe).call().is_ok()
     });
-    (Proc(child, "moto"), url)
+    (Proc(child), url)
 }
 
 fn start_prism() -> (Proc, String) {
@@ -99,7 +99,7 @@ fn start_prism() -> (Proc, String) {
     wait_until("prism", Duration::from_secs(60), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    (Proc(child, "prism"), url)
+    (Proc(child), url)
 }
 
 fn sdk(endpoint: &str) -> SdkConfig {
@@ -153,7 +153,7 @@ fn start_ivr(config: &Path, data: &Path, moto: &str, prism: &str) -> (Proc, Stri
             )
         })
         .to_string();
-    (Proc(child, "ivr"), base, log_path)
+    (Proc(child), base, log_path)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

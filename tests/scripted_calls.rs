@@ -9,6 +9,13 @@
 //! closed, a holiday, past midnight, both DST change days), invalid input,
 //! and no input until the maximum loops.
 //!
+//! The radio call-in line (a call queue and its agent line) is driven from
+//! both sides: callers in open and closed hours, with short and long waits,
+//! pressing 1 for voicemail or hanging up; agents from listed and unlisted
+//! numbers, moving from caller to caller. The after-call SMS is sent once
+//! per finished conversation — through `ivr serve` into its SMS folder, and
+//! through Prism (Twilio's OpenAPI spec) as a real REST call.
+//!
 //! Also here: what `ivr call` must refuse (driven by a tiny canned HTTP
 //! server), and a check that the README's diagram is `ivr graph config.ini`.
 
@@ -216,6 +223,8 @@ fn compact(events: &[Value]) -> Vec<String> {
             "hangup" => "hangup".into(),
             "caller_hangup" => "caller hangs up".into(),
             "enqueue" => format!("enqueue {}", s(e, "queue")),
+            "announce" => format!("announce {}", s(e, "text")),
+            "leave" => "leave".into(),
             "dequeue" => format!("dequeue {} {}", s(e, "queue"), s(e, "result")),
             "end" => format!("end: {}", s(e, "reason")),
             other => format!("{other} {e}"),
@@ -694,6 +703,566 @@ fn repo_dst_change_days() {
     // Fall back: 09:30 UTC is 09:30 GMT (closed), 15:30 UTC is 15:30 GMT (open).
     voicemail(FALL_BACK_CLOSED);
     engineer(FALL_BACK_OPEN);
+}
+
+// ---------------------------------------------------------------------------
+// The radio call-in line: its own number (/ivr/action/callin) and the
+// presenter's (/ivr/agent/presenter)
+
+/// `ivr call --config config.ini --entry ENTRY --at AT --json ARGS…`.
+fn line_call(entry: &str, at: &str, args: &[&str]) -> Transcript {
+    let mut cmd = Command::new(IVR);
+    cmd.arg("call")
+        .arg("--config")
+        .arg(repo_config())
+        .args(["--entry", entry, "--at", at, "--json"])
+        .args(args);
+    run(cmd, true)
+}
+
+fn callin(at: &str, args: &[&str]) -> Vec<String> {
+    let t = line_call("/ivr/action/callin", at, args);
+    t.assert_ok();
+    t.lines()
+}
+
+const CALLIN: &[&str] = &[
+    "say Welcome to Ask the Plumber on Radio Acme. We will put you on air as soon as we can.",
+    "enqueue ask-the-plumber",
+];
+const HOLD: &str = "play https://demo.twilio.com/docs/classic.mp3";
+const OFFER: &str =
+    "  say It is busy today. To leave your question as a message instead, press 1. Or stay on the line.";
+const THANKS: &str = "sms +447700900555 Thanks for calling Ask the Plumber! Do you have any feedback for us? Just reply to this message.";
+const CALLIN_VOICEMAIL: &[&str] = &[
+    "redirect /ivr/action/callin_voicemail",
+    "say Leave your question for the plumber after the tone, and we may answer it on air.",
+    "pause 1",
+    "record max 120",
+    "say Thank you. Goodbye.",
+    "hangup",
+    "callback /ivr/callback/voicemail/alert_sms?initiated_by_section=callin_voicemail&caller=%2B447700900555&called=%2B442079460100",
+    "recording <RE> queued for export, alerts and deletion at Twilio (not carried out in-process)",
+    "end: hangup",
+];
+
+#[test]
+fn callin_open_hours_enqueue_announce_and_text_after_the_call() {
+    assert_eq!(
+        callin(
+            TUESDAY_MORNING,
+            &[
+                "--queue-position",
+                "3",
+                "--queue-avg-wait",
+                "240",
+                "--queue-passes",
+                "2"
+            ]
+        ),
+        script(&[
+            CALLIN,
+            &[
+                "say You are caller number 3. The expected wait is about 4 minutes.",
+                HOLD,
+                "say You are caller number 3. The expected wait is about 4 minutes.",
+                HOLD,
+                "dequeue ask-the-plumber bridged",
+                // The conversation is over: the thank-you text, then goodbye.
+                THANKS,
+                "hangup",
+                "end: hangup",
+            ],
+        ])
+    );
+}
+
+#[test]
+fn callin_next_in_line_with_no_wait_statistics_yet() {
+    assert_eq!(
+        callin(TUESDAY_MORNING, &[]),
+        script(&[
+            CALLIN,
+            &[
+                "say You are next in line.",
+                HOLD,
+                "dequeue ask-the-plumber bridged",
+                THANKS,
+                "hangup",
+                "end: hangup",
+            ],
+        ])
+    );
+}
+
+#[test]
+fn callin_closed_hours_go_straight_to_voicemail() {
+    for at in [TUESDAY_EVENING, SUNDAY_NOON, CHRISTMAS] {
+        assert_eq!(
+            callin(at, &[]),
+            script(&[
+                &[
+                    "redirect /ivr/action/callin_closed",
+                    "say Ask the Plumber is on air on Tuesday mornings, from nine till twelve.",
+                ],
+                CALLIN_VOICEMAIL,
+            ]),
+            "{at}"
+        );
+    }
+}
+
+#[test]
+fn callin_long_wait_press_1_leaves_for_voicemail() {
+    assert_eq!(
+        callin(
+            TUESDAY_MORNING,
+            &[
+                "--queue-position",
+                "6",
+                "--queue-avg-wait",
+                "420",
+                "--press",
+                "1"
+            ]
+        ),
+        script(&[
+            CALLIN,
+            &[
+                "  say You are caller number 6. The expected wait is about 7 minutes.",
+                OFFER,
+                "  play https://demo.twilio.com/docs/classic.mp3",
+                "gather 1",
+                "leave",
+                "dequeue ask-the-plumber leave",
+            ],
+            // No thank-you text: there was no conversation.
+            CALLIN_VOICEMAIL,
+        ])
+    );
+}
+
+#[test]
+fn callin_long_wait_stay_on_the_line_until_the_presenter_answers() {
+    assert_eq!(
+        callin(
+            TUESDAY_MORNING,
+            &[
+                "--queue-position",
+                "2",
+                "--queue-avg-wait",
+                "400",
+                "--queue-passes",
+                "2",
+                "--press",
+                "-,-",
+            ]
+        ),
+        script(&[
+            CALLIN,
+            &[
+                "  say You are caller number 2. The expected wait is about 7 minutes.",
+                OFFER,
+                "  play https://demo.twilio.com/docs/classic.mp3",
+                "gather -",
+                "  say You are caller number 2. The expected wait is about 7 minutes.",
+                OFFER,
+                "  play https://demo.twilio.com/docs/classic.mp3",
+                "gather -",
+                "dequeue ask-the-plumber bridged",
+                THANKS,
+                "hangup",
+                "end: hangup",
+            ],
+        ])
+    );
+}
+
+#[test]
+fn callin_hanging_up_in_the_queue_gets_no_text() {
+    assert_eq!(
+        callin(
+            TUESDAY_MORNING,
+            &[
+                "--queue-position",
+                "4",
+                "--queue-passes",
+                "2",
+                "--queue",
+                "hangup"
+            ]
+        ),
+        script(&[
+            CALLIN,
+            &[
+                "say You are caller number 4.",
+                HOLD,
+                "say You are caller number 4.",
+                HOLD,
+                "dequeue ask-the-plumber hangup",
+                "caller hangs up",
+                "callback /ivr/queue/result?initiated_by_section=callin",
+                "end: caller hung up",
+            ],
+        ])
+    );
+    // Hanging up at the long-wait offer: the same.
+    let lines = callin(
+        TUESDAY_MORNING,
+        &["--queue-avg-wait", "900", "--press", "hangup"],
+    );
+    assert_eq!(
+        &lines[lines.len() - 3..],
+        [
+            "caller hangs up",
+            "callback /ivr/queue/result?initiated_by_section=callin",
+            "end: caller hung up"
+        ]
+    );
+    assert!(!lines.iter().any(|l| l.starts_with("sms ")), "{lines:#?}");
+}
+
+const PRESENTER: &str = "+447700900010";
+const PRESENTER_LINE: &str = "+442079460300";
+
+fn presenter(from: &str, dial: &str) -> Transcript {
+    let mut args = vec!["--from", from, "--to", PRESENTER_LINE];
+    if !dial.is_empty() {
+        args.extend(["--dial", dial]);
+    }
+    line_call("/ivr/agent/presenter", TUESDAY_MORNING, &args)
+}
+
+#[test]
+fn presenter_takes_callers_one_after_another() {
+    let t = presenter(PRESENTER, "completed,completed,no-answer,canceled");
+    t.assert_ok();
+    let recorded = "callback /ivr/callback/voicemail/alert_sms?initiated_by_section=agent_line_presenter&caller=%2B447700900010&called=%2B442079460300";
+    let taken = [
+        "dial queue ask-the-plumber completed",
+        "callback /ivr/agent/presenter/announce",
+        "announce This call is being recorded, and may be broadcast.",
+    ];
+    assert_eq!(
+        t.lines(),
+        script(&[
+            &["say You are taking calls for Ask the Plumber. Press star to end a call and take the next caller."],
+            &taken,
+            // The caller hung up, or the presenter pressed *: the next one.
+            &["say Next caller."],
+            &taken,
+            &["say Next caller."],
+            // Nobody is waiting: said, then the queue is dialled again.
+            &[
+                "dial queue ask-the-plumber no-answer",
+                "say No callers are waiting. You will be connected as soon as someone calls.",
+                "pause 5",
+                // The presenter hangs up.
+                "dial queue ask-the-plumber canceled",
+                "hangup",
+            ],
+            // Both conversations were recorded: into the recordings pipeline.
+            &[
+                recorded,
+                "recording <RE> queued for export, alerts and deletion at Twilio (not carried out in-process)",
+                recorded,
+                "recording <RE> queued for export, alerts and deletion at Twilio (not carried out in-process)",
+                "end: hangup",
+            ],
+        ])
+    );
+    // The agent's dial: the queue, recorded, hangupOnStar, its action the next route.
+    let dial = t.events.iter().find(|e| e["event"] == "dial").unwrap();
+    assert_eq!(dial["target"], "queue ask-the-plumber");
+}
+
+#[test]
+fn the_second_listed_presenter_is_served_too() {
+    let t = presenter("+447700900011", "canceled");
+    t.assert_ok();
+    assert_eq!(t.lines()[1], "dial queue ask-the-plumber canceled");
+}
+
+#[test]
+fn an_unlisted_number_cannot_take_callers() {
+    for from in ["+447700900555", "+447700900012"] {
+        let t = presenter(from, "");
+        t.assert_ok();
+        assert_eq!(
+            t.lines(),
+            [
+                "say Sorry, this number cannot take calls on this line. Goodbye.",
+                "hangup",
+                "end: hangup"
+            ]
+        );
+    }
+}
+
+#[test]
+fn the_call_in_line_over_http_texts_once_per_conversation() {
+    let token = "scripted-calls-token-0123456789ab";
+    let server = Serve::start(&repo_config(), token, TUESDAY_MORNING);
+    let sms_dir = server._data.0.join("sms");
+    let texts = || -> Vec<Value> {
+        let mut out: Vec<Value> = std::fs::read_dir(&sms_dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|v: &Value| v.to_string());
+        out
+    };
+    let callin_url = format!("{}/ivr/action/callin", server.base);
+    let call = |extra: &[&str]| {
+        let mut cmd = Command::new(IVR);
+        cmd.args([
+            "call",
+            "--url",
+            &callin_url,
+            "--json",
+            "--call-sid",
+            CALL_SID,
+        ])
+        .args(extra)
+        .env("TWILIO_AUTH_TOKEN", token)
+        .current_dir(std::env::temp_dir());
+        let t = run(cmd, true);
+        t.assert_ok();
+        t
+    };
+    // Hung up while waiting, or left for voicemail: no text.
+    call(&["--queue", "hangup"]);
+    call(&[
+        "--queue-avg-wait",
+        "900",
+        "--press",
+        "1",
+        "--media-wait",
+        "0",
+    ]);
+    assert_eq!(texts(), Vec::<Value>::new(), "no conversation, no text");
+    // A conversation: one text, from the line's number to the caller.
+    let t = call(&[]);
+    assert!(t
+        .lines()
+        .contains(&"dequeue ask-the-plumber bridged".to_string()));
+    let expected = serde_json::json!({
+        "from": "+442079460100",
+        "to": "+447700900555",
+        "body": "Thanks for calling Ask the Plumber! Do you have any feedback for us? Just reply to this message.",
+    });
+    assert_eq!(texts(), vec![expected.clone()]);
+    // Twilio posts the same result again (a retry), and the same call again: still one text.
+    for _ in 0..2 {
+        let (status, body) = post_signed(
+            &format!(
+                "{}/ivr/queue/result?initiated_by_section=callin",
+                server.base
+            ),
+            token,
+            &[
+                ("CallSid", CALL_SID),
+                ("From", "+447700900555"),
+                ("To", "+442079460100"),
+                ("QueueResult", "bridged"),
+                ("QueueTime", "95"),
+            ],
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("<Hangup/>"), "{body}");
+    }
+    call(&[]);
+    assert_eq!(texts(), vec![expected]);
+}
+
+const CALL_SID: &str = "CA00000000000000000000000000c0ffee";
+
+/// A signed form POST, as Twilio makes it; (status, body).
+fn post_signed(url: &str, token: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let pairs: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let sig = shared::signature::compute(token, url, &pairs);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    match ureq::post(url)
+        .set("X-Twilio-Signature", &sig)
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(&body)
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}
+
+/// Prism serving Twilio's OpenAPI spec (installed by `make test-deps`), killed on drop.
+struct Prism {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Prism {
+    fn start() -> Prism {
+        let node = repo_root().join("infra/node");
+        let bin = node.join("node_modules/.bin/prism");
+        let spec = node.join("twilio_api_v2010.json");
+        for needed in [&bin, &spec] {
+            assert!(
+                needed.exists(),
+                "{} is missing: run `make test-deps` in the repository root",
+                needed.display()
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log =
+            std::env::temp_dir().join(format!("scripted-prism-{}-{port}.log", std::process::id()));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(&bin)
+            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .arg(&spec)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start prism");
+        let prism = Prism {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Prism did not start: {}",
+                prism.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        prism
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+#[test]
+fn the_after_call_sms_is_a_twilio_rest_call_prism_accepts_once_per_call() {
+    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+    let token = "scripted-calls-token-0123456789ab";
+    let prism = Prism::start();
+    let data = TempDir::new("prism-sms");
+    let log_path = data.0.join("serve.log");
+    let mut child = Command::new(IVR)
+        .arg("serve")
+        .arg("--config")
+        .arg(repo_config())
+        .args(["--port", "0"])
+        .env("TWILIO_AUTH_TOKEN", token)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+        .env("TWILIO_API_BASE", &prism.base)
+        .env("IVR_NOW", TUESDAY_MORNING)
+        .env("IVR_DATA_DIR", &data.0)
+        .env("RUST_LOG", "info")
+        .env_remove("IVR_PUBLIC_URL")
+        .env_remove("IVR_CONFIG")
+        .env_remove("IVR_RECORDINGS_BUCKET")
+        .env_remove("IVR_STATE_TABLE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("start ivr serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let server = Serve {
+        child,
+        base: line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening")
+            .to_string(),
+        _data: TempDir::new("prism-sms-unused"),
+    };
+    let result = |q: &str| {
+        post_signed(
+            &format!(
+                "{}/ivr/queue/result?initiated_by_section=callin",
+                server.base
+            ),
+            token,
+            &[
+                ("AccountSid", ACCOUNT),
+                ("CallSid", CALL_SID),
+                ("From", "+447700900555"),
+                ("To", "+442079460100"),
+                ("QueueResult", q),
+            ],
+        )
+    };
+    // No conversation: nothing sent.
+    for q in ["hangup", "leave"] {
+        assert_eq!(result(q).0, 200, "{q}");
+    }
+    // The conversation ends, and Twilio's callback comes twice.
+    for _ in 0..2 {
+        let (status, body) = result("bridged");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("<Hangup/>"), "{body}");
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let sms_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"effect\":\"send-sms\""))
+        .collect();
+    assert_eq!(
+        sms_lines.len(),
+        2,
+        "two bridged callbacks, two effects:\n{log}"
+    );
+    // The first was sent (Prism answered 201 with a Message SID: the request passed its validation) …
+    assert!(
+        sms_lines[0].contains(&format!("after-call-sms/{CALL_SID}: sent SM")),
+        "{}\nprism:\n{}",
+        sms_lines[0],
+        prism.log_text()
+    );
+    // … the second was not sent again.
+    assert!(
+        sms_lines[1].contains("already sent, not sent again"),
+        "{}",
+        sms_lines[1]
+    );
+    let prism_log = prism.log_text();
+    let posts = prism_log
+        .matches(&format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"))
+        .count();
+    assert!(posts >= 1, "Prism saw no Messages request:\n{prism_log}");
+    assert!(!log.contains(": not sent:"), "{log}");
+    drop(server);
+    drop(data);
 }
 
 // ---------------------------------------------------------------------------
@@ -1492,10 +2061,25 @@ fn graph_of_the_repository_config() {
         "action_sales -->|\"canceled\"| action_goodbye",
         "action_sales[\"action_sales<br/>say “Putting you through to sales.”<br/>forward +442079460000 (recorded)\"]",
         "action_voicemail -->|\"after the message\"| hangup",
+        // The call-in line: its own number, hours, long-wait branch, after-call text.
+        "incoming__action_callin([\"incoming call to /ivr/action/callin\"])",
+        "incoming__action_callin --> hours__action_callin",
+        "hours__action_callin -->|\"closed\"| action_callin_closed",
+        "action_callin -->|\"long wait: press 1\"| action_callin_voicemail",
+        "action_callin -->|\"after the call: SMS\"| hangup",
+        "queue ask-the-plumber<br/>hold: play classic.mp3, announces position and wait<br/>long wait: over 300s",
+        // The agent line: an entry of its own, taking callers from the queue.
+        "agent_line_presenter([\"agent_line_presenter<br/>agents call /ivr/agent/presenter<br/>agents: +447700900010, +447700900011",
+        "agent_line_presenter -.->|\"takes the next caller\"| action_callin",
     ] {
         assert!(m.contains(needle), "missing `{needle}` in\n{m}");
     }
+    assert!(!m.contains("unreachable"), "{m}");
     let d = graph(&repo_config(), "dot");
+    assert!(
+        d.contains("\"agent_line_presenter\" -> \"action_callin\" [label=\"takes the next caller\", style=dashed];"),
+        "{d}"
+    );
     assert!(d.starts_with("digraph ivr {"), "{d}");
     assert!(
         d.contains("\"action_sales\" -> \"action_voicemail\" [label=\"busy\"];"),

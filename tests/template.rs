@@ -161,6 +161,8 @@ fn least_privilege_each_function_gets_only_the_rights_it_uses() {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            // Claims each after-call SMS once; the SMS itself is a Twilio REST call.
+            "queue-result" => ["dynamodb:PutItem".to_string()].into_iter().collect(),
             "recording-worker" => [
                 "s3:PutObject",
                 "s3:GetObject",
@@ -178,6 +180,45 @@ fn least_privilege_each_function_gets_only_the_rights_it_uses() {
             _ => BTreeSet::new(),
         };
         assert_eq!(rights, expected, "{name}");
+    }
+}
+
+#[test]
+fn every_function_is_in_the_errors_throttles_and_ping_alarms() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let names: BTreeSet<String> = functions(&t).into_iter().map(|(k, _)| k).collect();
+    for (alarm, suffix) in [
+        ("FunctionErrorsAlarm", ""),
+        ("FunctionThrottlesAlarm", ""),
+        ("PingFailedAlarm", "Warmup"),
+    ] {
+        let metrics = resources
+            .get(alarm)
+            .unwrap_or_else(|| panic!("{alarm} missing"))["Properties"]["Metrics"]
+            .as_sequence()
+            .unwrap();
+        let mut covered = BTreeSet::new();
+        let mut ids = Vec::new();
+        let mut expression = String::new();
+        for m in metrics {
+            let id = m["Id"].as_str().unwrap().to_string();
+            if let Some(e) = m["Expression"].as_str() {
+                expression = e.to_string();
+                continue;
+            }
+            let value = untag(&m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]);
+            let value = value.as_str().unwrap();
+            covered.insert(value.strip_suffix(suffix).unwrap().to_string());
+            ids.push(id);
+        }
+        assert_eq!(covered, names, "{alarm}");
+        for id in ids {
+            assert!(
+                expression.contains(&format!("{id},")) || expression.contains(&format!("{id}]")),
+                "{alarm}: {id} is not in {expression}"
+            );
+        }
     }
 }
 

@@ -12,6 +12,10 @@
 //! | `transcription_text`   | S    | `record_transcription`     | the text (absent when none) |
 //! | `expires_at`           | N    | all writes                 | TTL, epoch seconds, [`TTL_DAYS`] after the last write |
 //!
+//! [`StateStore::claim_once`] keys (such as `after-call-sms/<CallSid>`) share
+//! the table: an item whose `recording_sid` is the key, with `claimed_at`
+//! (epoch seconds) and `expires_at`, written once by a conditional PutItem.
+//!
 //! `save` never writes the transcription attributes, so a transcription that
 //! arrives while a worker holds the lease survives that worker's save;
 //! `claim` merges them into the [`JobState`] it returns.
@@ -225,6 +229,30 @@ impl StateStore for DynamoState {
             .await
             .map_err(|e| port_error("DynamoDB UpdateItem (transcription)", e))?;
         Ok(())
+    }
+
+    async fn claim_once(&self, key: &str, now: DateTime<Utc>) -> PortResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, s(key))
+            .item("claimed_at", n(now.timestamp()))
+            .item("expires_at", expires_at(now))
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port_error("DynamoDB PutItem (claim once)", e)),
+        }
     }
 }
 

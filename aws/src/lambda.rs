@@ -1,6 +1,8 @@
-//! Lambda glue for the two functions that touch AWS: the recording
-//! webhook (jobs onto SQS, transcriptions into DynamoDB) and the worker
-//! (jobs off SQS through the pipeline). Function `main`s call into here.
+//! Lambda glue for the functions that touch AWS: the recording webhook
+//! (jobs onto SQS, transcriptions into DynamoDB), the worker (jobs off SQS
+//! through the pipeline) and the queue result (the after-call SMS, claimed
+//! once in DynamoDB, sent with Twilio's REST API). Function `main`s call
+//! into here.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ pub use lambda_http::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::flow::Effect;
-use shared::recordings::{JobQueue, Outcome, Pipeline, Settings, StateStore};
+use shared::recordings::{send_sms_once, JobQueue, Outcome, Pipeline, Settings, StateStore};
 use shared::shell::{self, ConfigSource, EffectRunner};
 use shared::twilio::TwilioClient;
 use shared::web::WARMUP_USER_AGENT;
@@ -50,8 +52,69 @@ impl EffectRunner for WebhookEffects {
                 .await
                 .map(|_| format!("transcription {status} kept for {recording_sid}"))
                 .map_err(|e| e.to_string()),
+            other => Err(format!("this function cannot carry out {}", other.name())),
         }
     }
+}
+
+/// The queue result's effect: the after-call SMS, once per call.
+pub struct SmsEffects {
+    pub state: DynamoState,
+    pub twilio: TwilioClient,
+}
+
+impl EffectRunner for SmsEffects {
+    async fn run(&self, effect: &Effect) -> Result<String, String> {
+        match effect {
+            Effect::SendSms {
+                key,
+                from,
+                to,
+                body,
+            } => Ok(send_sms_once(
+                &self.state,
+                &self.twilio,
+                key,
+                from,
+                to,
+                body,
+                chrono::Utc::now(),
+            )
+            .await),
+            other => Err(format!("this function cannot carry out {}", other.name())),
+        }
+    }
+}
+
+/// The Twilio REST client for a function that sends SMS (account SID and
+/// token from the environment or `[twilio]`), or a refusal to start.
+fn twilio_client(name: &str, function: Function) -> TwilioClient {
+    let startup = shell::startup(ConfigSource::Embedded, Some(function), true)
+        .unwrap_or_else(|e| refuse(name, &e));
+    let sid = shell::account_sid(&startup.app.config)
+        .unwrap_or_else(|| refuse(name, "no Twilio account SID: set TWILIO_ACCOUNT_SID"));
+    let token = startup
+        .app
+        .auth_token
+        .clone()
+        .unwrap_or_else(|| refuse(name, "no Twilio auth token"));
+    let base = std::env::var("TWILIO_API_BASE").unwrap_or_else(|_| "https://api.twilio.com".into());
+    TwilioClient::new(&base, &sid, &token).unwrap_or_else(|e| refuse(name, &e))
+}
+
+/// `queue-result`: `/ivr/queue/result` (the `<Enqueue>` action; sends the after-call SMS).
+pub async fn run_queue_result() -> Result<(), Error> {
+    shell::init_logging();
+    let name = Function::QueueResult.name();
+    let adapters = crate::from_env().await.unwrap_or_else(|e| refuse(name, &e));
+    let runner = SmsEffects {
+        state: adapters
+            .state()
+            .unwrap_or_else(|e| refuse(name, &e))
+            .clone(),
+        twilio: twilio_client(name, Function::QueueResult),
+    };
+    shared::lambda::run_with(Function::QueueResult, runner).await
 }
 
 /// `recording-status`: `/ivr/callback/voicemail/alert_sms`.
@@ -195,6 +258,15 @@ async fn handle(w: &Worker, event: LambdaEvent<Value>) -> Value {
         match outcome {
             Outcome::Done => {
                 tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "done", latency_ms, "recording job")
+            }
+            Outcome::Wait { after, reason } => {
+                // Waiting is not failing: a fresh, delayed copy of the job keeps
+                // SQS's receive count (and so the dead-letter limit) for real failures.
+                let requeued = w.queue.enqueue(&job, after).await;
+                tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "wait", reason = %reason, retry_in_s = after.as_secs(), requeued = requeued.is_ok(), latency_ms, "recording job");
+                if requeued.is_err() {
+                    failures.push(json!({ "itemIdentifier": r.message_id }));
+                }
             }
             Outcome::Retry { after, reason } => {
                 let receives = r

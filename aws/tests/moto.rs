@@ -592,6 +592,48 @@ async fn dynamo_claim_busy_takeover_save_release() {
 }
 
 #[tokio::test]
+async fn dynamo_claim_once_is_true_exactly_once_per_key() {
+    let conf = conf().await;
+    let db = new_table(&conf).await;
+    let key = "after-call-sms/CA00000000000000000000000000000001";
+    // Concurrent claims of one key: exactly one wins.
+    let claims = futures_join(&db, key).await;
+    assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{claims:?}");
+    assert!(!db.claim_once(key, t0()).await.unwrap(), "and never again");
+    assert!(db
+        .claim_once("after-call-sms/CA00000000000000000000000000000002", t0())
+        .await
+        .unwrap());
+    // The claim is an item with its TTL, not a recording's state.
+    let item = db
+        .client
+        .get_item()
+        .table_name(&db.table)
+        .key("recording_sid", AttributeValue::S(key.into()))
+        .send()
+        .await
+        .unwrap();
+    let item = item.item().expect("the claim item");
+    assert!(item.contains_key("expires_at") && item.contains_key("claimed_at"));
+    assert!(!item.contains_key("state"));
+}
+
+async fn futures_join(db: &DynamoState, key: &str) -> Vec<bool> {
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let db = db.clone();
+            let key = key.to_string();
+            tokio::spawn(async move { db.claim_once(&key, t0()).await.unwrap() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
 async fn dynamo_save_without_a_lease_is_refused() {
     let conf = conf().await;
     let db = new_table(&conf).await;

@@ -27,6 +27,7 @@ pub enum AnyState {
     Dynamo(ivr_aws::DynamoState),
 }
 
+#[derive(Clone)]
 pub enum AnyTwilio {
     Local(LocalTwilio),
     Rest(TwilioClient),
@@ -107,6 +108,13 @@ impl StateStore for AnyState {
         match self {
             AnyState::Local(s) => s.record_transcription(sid, status, text).await,
             AnyState::Dynamo(s) => s.record_transcription(sid, status, text).await,
+        }
+    }
+
+    async fn claim_once(&self, key: &str, now: DateTime<Utc>) -> PortResult<bool> {
+        match self {
+            AnyState::Local(s) => s.claim_once(key, now).await,
+            AnyState::Dynamo(s) => s.claim_once(key, now).await,
         }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! The incoming call → hours checks (open / closed) → menus and the digits
 //! that leave them → actions → forward fallbacks → voicemail → hang up, as a
-//! Mermaid flowchart (GitHub renders it in Markdown) or Graphviz DOT.
+//! Mermaid flowchart (GitHub renders it in Markdown) or Graphviz DOT. A call
+//! queue served by an agent line is an entry of its own (its own number);
+//! agent lines are drawn as entries too, with a dashed arrow to the queues
+//! they take callers from.
 //! Sections nothing leads to are drawn apart, in a subgraph titled
 //! "unreachable". The output is deterministic: the same config always gives
 //! the same text, so the README's copy can be checked by a test.
@@ -47,6 +50,8 @@ pub fn run(path: &Path, format: Format) -> ExitCode {
 enum G {
     /// The incoming call.
     Start,
+    /// A call straight to a section (a call-in line's own number).
+    Entry(Node),
     /// The hours check in front of a section.
     Hours(Node),
     Section(Node),
@@ -59,6 +64,7 @@ impl G {
     fn key(&self) -> (u8, Option<&Node>, u8) {
         match self {
             G::Start => (0, None, 0),
+            G::Entry(n) => (0, Some(n), 1),
             G::Hours(n) => (1, Some(n), 0),
             G::Section(n) => (1, Some(n), 1),
             G::End => (2, None, 0),
@@ -69,6 +75,7 @@ impl G {
         match self {
             G::Start => "incoming".into(),
             G::End => "hangup".into(),
+            G::Entry(n) => format!("incoming__{}", escape_id(&section_name(n))),
             G::Hours(n) => format!("hours__{}", escape_id(&section_name(n))),
             G::Section(n) => escape_id(&section_name(n)),
         }
@@ -82,6 +89,8 @@ struct Arrow {
     to: G,
     label: String,
     rank: u32,
+    /// Not a step of a call: an agent line taking callers from a queue.
+    dashed: bool,
 }
 
 fn section_name(n: &Node) -> String {
@@ -121,6 +130,8 @@ fn edge_rank(kind: &EdgeKind) -> u32 {
         EdgeKind::DialNoAnswer => 112,
         EdgeKind::DialFailed => 113,
         EdgeKind::DialCanceled => 114,
+        EdgeKind::LongWait => 120,
+        EdgeKind::TakesCallers => 130,
     }
 }
 
@@ -163,7 +174,22 @@ fn picture(config: &Config) -> Picture {
         to: into(&Node::Welcome),
         label: String::new(),
         rank: 0,
+        dashed: false,
     }];
+    let entries: Vec<Node> = config
+        .entries()
+        .into_iter()
+        .filter(|n| *n != Node::Welcome)
+        .collect();
+    for n in &entries {
+        arrows.push(Arrow {
+            from: G::Entry(n.clone()),
+            to: into(n),
+            label: String::new(),
+            rank: 0,
+            dashed: false,
+        });
+    }
     // Where a section leads straight on to (a collapsed option's action).
     let next_of = |n: &Node| {
         edges
@@ -185,6 +211,7 @@ fn picture(config: &Config) -> Picture {
             to,
             label: "open".into(),
             rank: 0,
+            dashed: false,
         });
     }
     for e in &edges {
@@ -217,8 +244,19 @@ fn picture(config: &Config) -> Picture {
             EdgeKind::DialNoAnswer => (G::Section(e.from.clone()), into(&e.to), "no-answer".into()),
             EdgeKind::DialFailed => (G::Section(e.from.clone()), into(&e.to), "failed".into()),
             EdgeKind::DialCanceled => (G::Section(e.from.clone()), into(&e.to), "canceled".into()),
+            EdgeKind::LongWait => (
+                G::Section(e.from.clone()),
+                into(&e.to),
+                "long wait: press 1".into(),
+            ),
+            EdgeKind::TakesCallers => (
+                G::Section(e.from.clone()),
+                G::Section(e.to.clone()),
+                "takes the next caller".into(),
+            ),
         };
         arrows.push(Arrow {
+            dashed: e.kind == EdgeKind::TakesCallers,
             from,
             to,
             label,
@@ -234,6 +272,7 @@ fn picture(config: &Config) -> Picture {
                 from: G::Section(n),
                 to: G::End,
                 rank: 100,
+                dashed: false,
             });
         }
     }
@@ -242,6 +281,8 @@ fn picture(config: &Config) -> Picture {
             ActionKind::Hangup => ("", 2),
             ActionKind::Voicemail(_) => ("after the message", 2),
             ActionKind::Forward(_) => ("completed", 110),
+            ActionKind::Queue(q) if q.after_call_sms.is_some() => ("after the call: SMS", 110),
+            ActionKind::Queue(_) => ("after the call", 110),
             _ => continue,
         };
         arrows.push(Arrow {
@@ -249,6 +290,7 @@ fn picture(config: &Config) -> Picture {
             to: G::End,
             label: label.into(),
             rank,
+            dashed: false,
         });
     }
     arrows.sort_by(|a, b| {
@@ -270,11 +312,28 @@ fn picture(config: &Config) -> Picture {
         }
     }
     nodes.extend(config.actions.keys().map(|a| Node::Action(a.clone())));
+    nodes.extend(
+        config
+            .agent_lines
+            .keys()
+            .map(|l| Node::AgentLine(l.clone())),
+    );
     nodes.sort();
     let mut boxes = vec![(G::Start, vec!["incoming call".to_string()])];
+    for n in &entries {
+        let path = match n {
+            Node::Action(a) => format!("/ivr/action/{a}"),
+            other => other.section(),
+        };
+        boxes.push((
+            G::Entry(n.clone()),
+            vec![format!("incoming call to {path}")],
+        ));
+    }
     let mut unreachable = BTreeSet::new();
     for n in nodes {
-        if !reachable.contains(&n) {
+        let agent_line = matches!(n, Node::AgentLine(_));
+        if !reachable.contains(&n) && !agent_line {
             unreachable.insert(G::Section(n.clone()).id());
             unreachable.insert(G::Hours(n.clone()).id());
         }
@@ -330,7 +389,7 @@ fn describe(config: &Config, n: &Node) -> Vec<String> {
         Node::Action(name) => {
             if let Some(a) = config.action(name) {
                 audio(&mut lines, &a.audio);
-                lines.push(match &a.kind {
+                let what = match &a.kind {
                     ActionKind::Hangup => "hang up".into(),
                     ActionKind::Redirect { path, .. } => format!("redirect {path}"),
                     ActionKind::Menu { menu } => format!("go to menu_{menu}"),
@@ -348,10 +407,45 @@ fn describe(config: &Config, n: &Node) -> Vec<String> {
                         }
                         s
                     }
-                });
+                    ActionKind::Queue(q) => {
+                        lines.push(format!("queue {}", q.queue));
+                        let said: Vec<&str> = [
+                            q.announce_position.then_some("position"),
+                            q.announce_wait.then_some("wait"),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                        let mut s = format!("hold: {}", audio_line(&q.hold));
+                        if !said.is_empty() {
+                            s.push_str(&format!(", announces {}", said.join(" and ")));
+                        }
+                        if let Some(lw) = &q.long_wait {
+                            lines.push(s);
+                            s = format!("long wait: over {}s", lw.seconds);
+                        }
+                        s
+                    }
+                };
+                lines.push(what);
             }
         }
         Node::HangupRoute => lines.push("hang up".into()),
+        Node::AgentLine(name) => {
+            if let Some(l) = config.agent_lines.get(name) {
+                lines.push(format!("agents call /ivr/agent/{name}"));
+                lines.push(format!("agents: {}", l.agents.join(", ")));
+                audio(&mut lines, &l.audio);
+                let mut s = format!("takes callers from {}", l.queue);
+                if l.record {
+                    s.push_str(", recorded");
+                }
+                if l.hangup_on_star {
+                    s.push_str(", * for the next");
+                }
+                lines.push(s);
+            }
+        }
     }
     lines
 }
@@ -418,7 +512,9 @@ fn mermaid_box(g: &G, lines: &[String]) -> String {
         .join("<br/>");
     let id = g.id();
     match g {
-        G::Start => format!("{id}([\"{text}\"])"),
+        G::Start | G::Entry(_) | G::Section(Node::AgentLine(_)) => {
+            format!("{id}([\"{text}\"])")
+        }
         G::Hours(_) => format!("{id}{{\"{text}\"}}"),
         G::Section(_) => format!("{id}[\"{text}\"]"),
         G::End => format!("{id}((\"{text}\"))"),
@@ -442,11 +538,12 @@ fn mermaid(p: &Picture) -> String {
         out.push_str("    end\n");
     }
     for a in &p.arrows {
+        let arrow = if a.dashed { "-.->" } else { "-->" };
         if a.label.is_empty() {
-            out.push_str(&format!("    {} --> {}\n", a.from.id(), a.to.id()));
+            out.push_str(&format!("    {} {arrow} {}\n", a.from.id(), a.to.id()));
         } else {
             out.push_str(&format!(
-                "    {} -->|\"{}\"| {}\n",
+                "    {} {arrow}|\"{}\"| {}\n",
                 a.from.id(),
                 mermaid_text(&a.label),
                 a.to.id()
@@ -481,7 +578,7 @@ fn dot_box(g: &G, lines: &[String]) -> String {
         .collect::<Vec<_>>()
         .join("\\n");
     let shape = match g {
-        G::Start => ", shape=oval",
+        G::Start | G::Entry(_) | G::Section(Node::AgentLine(_)) => ", shape=oval",
         G::Hours(_) => ", shape=diamond",
         G::Section(_) => "",
         G::End => ", shape=doublecircle",
@@ -506,10 +603,17 @@ fn dot(p: &Picture) -> String {
         out.push_str("    }\n");
     }
     for a in &p.arrows {
-        let label = if a.label.is_empty() {
+        let mut attrs: Vec<String> = Vec::new();
+        if !a.label.is_empty() {
+            attrs.push(format!("label=\"{}\"", dot_text(&a.label)));
+        }
+        if a.dashed {
+            attrs.push("style=dashed".into());
+        }
+        let label = if attrs.is_empty() {
             String::new()
         } else {
-            format!(" [label=\"{}\"]", dot_text(&a.label))
+            format!(" [{}]", attrs.join(", "))
         };
         out.push_str(&format!(
             "    \"{}\" -> \"{}\"{label};\n",

@@ -45,7 +45,7 @@ enum Command {
     },
     /// Simulate a call: play Twilio's part against a running IVR (--url) or a config in-process (--config).
     #[command(after_help = call::EXAMPLES)]
-    Call(call::CallArgs),
+    Call(Box<call::CallArgs>),
     /// Print the call flow as a Mermaid flowchart (or Graphviz with --format dot).
     Graph {
         /// default: ./config.ini
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
             print_ping_rate,
         ),
         Command::Serve { config, port } => serve::run(config, port),
-        Command::Call(args) => call::run(args),
+        Command::Call(args) => call::run(*args),
         Command::Graph { path, format } => {
             graph::run(&path.unwrap_or_else(|| PathBuf::from("config.ini")), format)
         }
@@ -86,10 +86,11 @@ fn check(path: PathBuf, print_ping_rate: bool) -> ExitCode {
             }
             let c = &loaded.config;
             eprintln!(
-                "{shown}: ok ({} actions, {} menus, {} hours sections, {} warnings)",
+                "{shown}: ok ({} actions, {} menus, {} hours sections, {} agent lines, {} warnings)",
                 c.actions.len(),
                 c.menus.len() + 1,
                 c.hours.len(),
+                c.agent_lines.len(),
                 loaded.warnings.len()
             );
             ExitCode::SUCCESS

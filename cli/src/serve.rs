@@ -117,6 +117,7 @@ async fn pipeline(st: &Startup) -> Result<LocalRunner, String> {
             mailer,
             twilio,
             state: Arc::new(state),
+            clock: st.clock,
         },
         data_dir,
     ))
@@ -142,6 +143,20 @@ async fn serve(st: Arc<Startup>, runner: Arc<LocalRunner>, port: u16) -> ExitCod
     }
     eprintln!("ivr serve: {} on http://{bound}", st.source);
     eprintln!("  point a call at http://{bound}/ivr   (try: cargo run --bin ivr -- call --url http://{bound}/ivr)");
+    let config = &st.app.config;
+    for entry in config.entries().iter().skip(1) {
+        if let shared::config::Node::Action(a) = entry {
+            eprintln!("  call-in line: http://{bound}/ivr/action/{a}   (try: cargo run --bin ivr -- call --url http://{bound}/ivr/action/{a} --queue-position 2 --queue-avg-wait 120)");
+        }
+    }
+    for line in config.agent_lines.values() {
+        if let Some(agent) = line.agents.first() {
+            eprintln!(
+                "  agent line:   http://{bound}/ivr/agent/{}   (try: cargo run --bin ivr -- call --url http://{bound}/ivr/agent/{} --from {agent} --dial completed,no-answer,canceled)",
+                line.name, line.name
+            );
+        }
+    }
     eprintln!("  behind a tunnel, set IVR_PUBLIC_URL to the https URL Twilio calls, and TWILIO_AUTH_TOKEN");
     // Tests read this line to learn the port when started with --port 0.
     println!("listening on http://{bound}");

@@ -1,7 +1,9 @@
 //! The recordings pipeline inside `ivr serve`: a durable in-process queue
 //! (job files under `$IVR_DATA_DIR/jobs/`) and one worker task running the
 //! same `Pipeline` the Lambda worker runs, with retries and backoff. Jobs
-//! that keep failing move to `jobs/dead/` with an error log line.
+//! that keep failing move to `jobs/dead/` with an error log line. The
+//! after-call SMS of a call queue goes out from here too (once per call:
+//! Twilio's REST API with credentials, else a file in `$IVR_DATA_DIR/sms/`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use shared::config::Config;
 use shared::flow::Effect;
 use shared::recordings::{
-    local::{LocalMailer, LocalState, LocalStore},
-    Media, Outcome, Pipeline, PortError, PortResult, RecordingJob, Settings, StateStore, TwilioApi,
+    local::{self, LocalMailer, LocalState, LocalStore},
+    send_sms_once, Media, Outcome, Pipeline, PortError, PortResult, RecordingJob, Settings,
+    StateStore, TwilioApi,
 };
 use shared::shell::EffectRunner;
 use tokio::sync::mpsc;
@@ -33,6 +36,8 @@ pub struct LocalRunner {
     jobs_dir: PathBuf,
     tx: mpsc::UnboundedSender<String>,
     state: Arc<AnyState>,
+    /// Sends the after-call SMS (the worker's Twilio: REST or the sms folder).
+    sms: AnyTwilio,
 }
 
 impl EffectRunner for LocalRunner {
@@ -61,19 +66,28 @@ impl EffectRunner for LocalRunner {
                 .await
                 .map(|_| format!("transcription {status} kept for {recording_sid}"))
                 .map_err(|e| e.to_string()),
+            Effect::SendSms {
+                key,
+                from,
+                to,
+                body,
+            } => Ok(send_sms_once(
+                self.state.as_ref(),
+                &self.sms,
+                key,
+                from,
+                to,
+                body,
+                chrono::Utc::now(),
+            )
+            .await),
         }
     }
 }
 
 fn write_json<T: Serialize>(path: &std::path::Path, value: &T) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
     let bytes = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
-    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    local::write_atomic(path, &bytes).map_err(|e| e.to_string())
 }
 
 /// Everything the worker runs on.
@@ -84,6 +98,8 @@ pub struct Worker {
     pub mailer: AnyMailer,
     pub twilio: AnyTwilio,
     pub state: Arc<AnyState>,
+    /// The server's clock (`IVR_NOW`), so waits are measured as the webhook measured them.
+    pub clock: shared::shell::Clock,
 }
 
 /// Starts the worker task and returns the runner that feeds it. Jobs left
@@ -96,6 +112,7 @@ pub fn start(worker: Worker, data_dir: PathBuf) -> LocalRunner {
         jobs_dir: jobs_dir.clone(),
         tx: tx.clone(),
         state,
+        sms: worker.twilio.clone(),
     };
     if let Ok(entries) = std::fs::read_dir(&jobs_dir) {
         for e in entries.flatten() {
@@ -115,6 +132,7 @@ pub fn start(worker: Worker, data_dir: PathBuf) -> LocalRunner {
             };
             let Ok(mut queued) = serde_json::from_slice::<QueuedJob>(&bytes) else {
                 tracing::error!(recording_sid = %sid, "unreadable job file; moved aside");
+                let _ = std::fs::create_dir_all(jobs_dir.join("dead"));
                 let _ = std::fs::rename(&path, jobs_dir.join("dead").join(format!("{sid}.json")));
                 continue;
             };
@@ -128,12 +146,23 @@ pub fn start(worker: Worker, data_dir: PathBuf) -> LocalRunner {
                 state: worker.state.as_ref(),
             };
             let outcome = pipeline
-                .process(&queued.job, &owner, chrono::Utc::now())
+                .process(&queued.job, &owner, worker.clock.now())
                 .await;
             match outcome {
                 Outcome::Done => {
                     tracing::info!(recording_sid = %sid, attempts = queued.attempts, "recording pipeline done");
                     let _ = std::fs::remove_file(&path);
+                }
+                Outcome::Wait { after, reason } => {
+                    // Not an attempt: nothing failed.
+                    queued.attempts -= 1;
+                    tracing::info!(recording_sid = %sid, retry_in_s = after.as_secs(), reason = %reason, "recording pipeline waiting");
+                    let _ = write_json(&path, &queued);
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after.min(Duration::from_secs(60))).await;
+                        let _ = tx.send(sid);
+                    });
                 }
                 Outcome::Retry { after, reason } if queued.attempts < MAX_ATTEMPTS => {
                     tracing::warn!(recording_sid = %sid, attempt = queued.attempts, retry_in_s = after.as_secs(), reason = %reason, "recording pipeline will retry");
@@ -158,6 +187,7 @@ pub fn start(worker: Worker, data_dir: PathBuf) -> LocalRunner {
 
 /// Twilio without credentials (`make run`): media fetched without auth,
 /// SMS written to `$IVR_DATA_DIR/sms/`, Twilio's copy never deleted.
+#[derive(Clone)]
 pub struct LocalTwilio {
     pub sms_dir: PathBuf,
 }
@@ -201,7 +231,11 @@ impl TwilioApi for LocalTwilio {
     }
 
     async fn send_sms(&self, from: &str, to: &str, body: &str) -> PortResult<String> {
-        let name = format!("{}.json", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"));
+        let name = format!(
+            "{}-{}.json",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            local::unique()
+        );
         let path = self.sms_dir.join(name);
         write_json(
             &path,

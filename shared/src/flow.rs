@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::config::{ActionKind, Audio, Config, HoursGate, Menu};
 use crate::recordings::RecordingJob;
 use crate::routes::Route;
-use crate::twiml::{Dial, Gather, Play, Prompt, Record, Response, Say, Verb};
+use crate::twiml::{
+    Dial, DialTarget, Gather, Play, Prompt, Record, Recording, Response, Say, Verb,
+};
 
 /// Request parameters: the POST form and the query string, in that order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +56,25 @@ pub enum Effect {
         status: String,
         text: Option<String>,
     },
+    /// Send an SMS through Twilio's REST Messages API, at most once per `key`
+    /// (the shell claims the key in its state store first).
+    SendSms {
+        key: String,
+        from: String,
+        to: String,
+        body: String,
+    },
+}
+
+impl Effect {
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Effect::ProcessRecording(_) => "process-recording",
+            Effect::RecordTranscription { .. } => "record-transcription",
+            Effect::SendSms { .. } => "send-sms",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +86,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(twiml: Response, outcome: impl Into<String>) -> Self {
+    pub(crate) fn new(twiml: Response, outcome: impl Into<String>) -> Self {
         Reply {
             twiml,
             effects: Vec::new(),
@@ -75,7 +96,7 @@ impl Reply {
 }
 
 /// Escapes a name for one URL path segment; keeps the unreserved `-._~`.
-const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub(crate) const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -98,21 +119,24 @@ pub fn respond(config: &Config, route: &Route, call: &Call) -> Reply {
         Route::ForwardStatus => f.forward_status(),
         Route::VoicemailHangup => f.voicemail_hangup(),
         Route::RecordingStatus => f.recording_status(),
+        Route::QueueWait => f.queue_wait(),
+        Route::QueueResult => f.queue_result(),
+        Route::Agent { line, step } => f.agent(line, *step),
         Route::Ping => Reply::new(Response::new(), "ping"),
     }
 }
 
-fn single(v: Verb) -> Response {
+pub(crate) fn single(v: Verb) -> Response {
     Response { verbs: vec![v] }
 }
 
-struct Flow<'a> {
-    config: &'a Config,
-    call: &'a Call<'a>,
+pub(crate) struct Flow<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) call: &'a Call<'a>,
 }
 
 impl Flow<'_> {
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
+    pub(crate) fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let mut u = String::with_capacity(self.call.base.len() + path.len() + 32);
         u.push_str(self.call.base);
         u.push_str(path);
@@ -137,13 +161,13 @@ impl Flow<'_> {
         self.url("/ivr/menu", &q)
     }
 
-    fn action_url(&self, name: &str) -> String {
+    pub(crate) fn action_url(&self, name: &str) -> String {
         let mut u = self.url("/ivr/action/", &[]);
         u.extend(percent_encoding::utf8_percent_encode(name, PATH_SEGMENT));
         u
     }
 
-    fn say(&self, text: &str) -> Say {
+    pub(crate) fn say(&self, text: &str) -> Say {
         Say {
             text: text.to_string(),
             voice: self.config.ivr.voice.clone(),
@@ -151,14 +175,14 @@ impl Flow<'_> {
         }
     }
 
-    fn verb(&self, audio: &Audio) -> Verb {
+    pub(crate) fn verb(&self, audio: &Audio) -> Verb {
         match audio {
             Audio::Play(url) => Verb::Play(Play { url: url.clone() }),
             Audio::Say(text) => Verb::Say(self.say(text)),
         }
     }
 
-    fn prompt(&self, audio: &Audio) -> Prompt {
+    pub(crate) fn prompt(&self, audio: &Audio) -> Prompt {
         match audio {
             Audio::Play(url) => Prompt::Play(Play { url: url.clone() }),
             Audio::Say(text) => Prompt::Say(self.say(text)),
@@ -166,7 +190,7 @@ impl Flow<'_> {
     }
 
     /// Back to the main menu after an apology: how every bad request recovers.
-    fn recover(&self, why: &str) -> Reply {
+    pub(crate) fn recover(&self, why: &str) -> Reply {
         tracing::warn!(problem = why, "recovering to the main menu");
         let mut r = Response::new();
         r.push(Verb::Say(self.say(DEFAULT_RECOVER)));
@@ -192,7 +216,7 @@ impl Flow<'_> {
         ))
     }
 
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.call
             .params
             .get(name)
@@ -356,16 +380,17 @@ impl Flow<'_> {
             }
             ActionKind::Forward(f) => {
                 r.push(Verb::Dial(Dial {
-                    number: f.phone_number.clone(),
                     action: Some(self.url("/ivr/callback/forward/call_status", &section)),
                     timeout: f.timeout,
                     caller_id: f.caller_id.clone(),
-                    record: f.record,
+                    record: f.record.then_some(Recording::FromAnswerDual),
                     recording_status_callback: f
                         .record
                         .then(|| self.url("/ivr/callback/voicemail/alert_sms", &recorded)),
+                    ..Dial::new(DialTarget::Number(f.phone_number.clone()))
                 }));
             }
+            ActionKind::Queue(q) => self.enqueue(action, q, &mut r),
             ActionKind::Voicemail(v) => {
                 if action.audio.is_none() {
                     r.push(Verb::Say(self.say(DEFAULT_VOICEMAIL)));
@@ -447,13 +472,20 @@ impl Flow<'_> {
         let Some(section) = self.param("initiated_by_section") else {
             return ok("ignored: no initiated_by_section");
         };
-        let Some(action) = self.config.action(section) else {
-            return ok("ignored: unknown section");
+        // An action, or an agent line (`agent_line_NAME`) recording its calls.
+        let (section, action) = match self.config.agent_line_by_section(section) {
+            Some(line) if line.record => (line.section.clone(), None),
+            Some(_) => return ok("ignored: section does not record"),
+            None => match self.config.action(section) {
+                Some(a) => (a.name.clone(), Some(a)),
+                None => return ok("ignored: unknown section"),
+            },
         };
-        let records = match &action.kind {
-            ActionKind::Voicemail(_) => true,
-            ActionKind::Forward(f) => f.record,
-            _ => false,
+        let records = match action.map(|a| &a.kind) {
+            None => true,
+            Some(ActionKind::Voicemail(_)) => true,
+            Some(ActionKind::Forward(f)) => f.record,
+            Some(_) => false,
         };
         if !records {
             return ok("ignored: section does not record");
@@ -462,7 +494,8 @@ impl Flow<'_> {
             return ok("ignored: no valid RecordingSid");
         };
         if let Some(status) = self.param("TranscriptionStatus") {
-            let transcribes = matches!(&action.kind, ActionKind::Voicemail(v) if v.transcribe);
+            let transcribes =
+                matches!(action.map(|a| &a.kind), Some(ActionKind::Voicemail(v)) if v.transcribe);
             if !transcribes {
                 return ok("ignored: section does not transcribe");
             }
@@ -494,7 +527,7 @@ impl Flow<'_> {
             call_sid: self.param("CallSid").unwrap_or("unknown").to_string(),
             recording_url: url.to_string(),
             duration_seconds: self.param("RecordingDuration").and_then(|d| d.parse().ok()),
-            section: action.name.clone(),
+            section,
             caller: phone("caller"),
             called: phone("called"),
             received_at: self.call.now,
@@ -504,7 +537,7 @@ impl Flow<'_> {
 }
 
 /// Twilio SIDs: a two-letter prefix and 32 hex digits.
-fn is_sid(s: &str, prefix: &str) -> bool {
+pub(crate) fn is_sid(s: &str, prefix: &str) -> bool {
     s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 

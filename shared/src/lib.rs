@@ -14,6 +14,7 @@ pub mod config;
 pub mod flow;
 pub mod hours;
 pub mod ini;
+pub mod queue;
 pub mod recordings;
 pub mod routes;
 pub mod shell;

@@ -1,7 +1,10 @@
 //! The webhook routes Twilio calls, and which function serves each.
 //!
 //! The paths are twilio-aws-ivr's, so a Twilio number configured for it
-//! keeps working; the function names are the binaries in `functions/`.
+//! keeps working, plus the call queue's (`/ivr/queue/…`, `/ivr/agent/…`);
+//! the function names are the binaries in `functions/`.
+
+pub use crate::queue::AgentStep;
 
 /// A parsed request path (without the API Gateway stage).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +20,16 @@ pub enum Route {
     ForwardStatus,
     VoicemailHangup,
     RecordingStatus,
+    /// `/ivr/queue/wait`: a queue's wait URL (and its long-wait key).
+    QueueWait,
+    /// `/ivr/queue/result`: a queue's `<Enqueue>` action.
+    QueueResult,
+    /// `/ivr/agent/{line}`, `…/next`, `…/announce`: an agent line.
+    Agent {
+        /// The raw, percent-decoded line name.
+        line: String,
+        step: AgentStep,
+    },
 }
 
 /// One deployable function per route family.
@@ -31,10 +44,13 @@ pub enum Function {
     ForwardStatus,
     VoicemailHangup,
     RecordingStatus,
+    QueueWait,
+    QueueResult,
+    Agent,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 12] = [
         Function::Ping,
         Function::Welcome,
         Function::Hangup,
@@ -44,6 +60,9 @@ impl Function {
         Function::ForwardStatus,
         Function::VoicemailHangup,
         Function::RecordingStatus,
+        Function::QueueWait,
+        Function::QueueResult,
+        Function::Agent,
     ];
 
     /// The binary (and `functions/` folder) name.
@@ -58,10 +77,14 @@ impl Function {
             Function::ForwardStatus => "forward-status",
             Function::VoicemailHangup => "voicemail-hangup",
             Function::RecordingStatus => "recording-status",
+            Function::QueueWait => "queue-wait",
+            Function::QueueResult => "queue-result",
+            Function::Agent => "agent",
         }
     }
 
-    /// The API route it serves, in API Gateway's `{param}` notation.
+    /// The API route it serves, in API Gateway's `{param}` notation
+    /// (`{param+}`: the rest of the path, slashes included).
     pub fn path(self) -> &'static str {
         match self {
             Function::Ping => "/ping",
@@ -73,6 +96,9 @@ impl Function {
             Function::ForwardStatus => "/ivr/callback/forward/call_status",
             Function::VoicemailHangup => "/ivr/callback/voicemail/hangup",
             Function::RecordingStatus => "/ivr/callback/voicemail/alert_sms",
+            Function::QueueWait => "/ivr/queue/wait",
+            Function::QueueResult => "/ivr/queue/result",
+            Function::Agent => "/ivr/agent/{path+}",
         }
     }
 }
@@ -93,11 +119,24 @@ impl Route {
             "/ivr/callback/forward/call_status" => Route::ForwardStatus,
             "/ivr/callback/voicemail/hangup" => Route::VoicemailHangup,
             "/ivr/callback/voicemail/alert_sms" => Route::RecordingStatus,
+            "/ivr/queue/wait" => Route::QueueWait,
+            "/ivr/queue/result" => Route::QueueResult,
             _ => {
                 if let Some(seg) = p.strip_prefix("/ivr/menu/") {
                     Route::MenuOption(decode_segment(seg)?)
                 } else if let Some(seg) = p.strip_prefix("/ivr/action/") {
                     Route::Action(decode_segment(seg)?)
+                } else if let Some(rest) = p.strip_prefix("/ivr/agent/") {
+                    let (line, step) = match rest.split_once('/') {
+                        None => (rest, AgentStep::Answer),
+                        Some((line, "next")) => (line, AgentStep::Next),
+                        Some((line, "announce")) => (line, AgentStep::Announce),
+                        Some(_) => return None,
+                    };
+                    Route::Agent {
+                        line: decode_segment(line)?,
+                        step,
+                    }
                 } else {
                     return None;
                 }
@@ -116,6 +155,9 @@ impl Route {
             Route::ForwardStatus => Function::ForwardStatus,
             Route::VoicemailHangup => Function::VoicemailHangup,
             Route::RecordingStatus => Function::RecordingStatus,
+            Route::QueueWait => Function::QueueWait,
+            Route::QueueResult => Function::QueueResult,
+            Route::Agent { .. } => Function::Agent,
         }
     }
 }
@@ -138,7 +180,11 @@ mod tests {
     #[test]
     fn parses_every_function_path() {
         for f in Function::ALL {
-            let concrete = f.path().replace("{option}", "1").replace("{action}", "x");
+            let concrete = f
+                .path()
+                .replace("{option}", "1")
+                .replace("{action}", "x")
+                .replace("{path+}", "dj");
             assert_eq!(
                 Route::parse(&concrete).map(|r| r.function()),
                 Some(f),
@@ -160,5 +206,38 @@ mod tests {
         assert_eq!(Route::parse("/ivr/menu/1/2"), None);
         assert_eq!(Route::parse("/ivr/action/"), None);
         assert_eq!(Route::parse("/nope"), None);
+    }
+
+    #[test]
+    fn agent_paths_name_the_line_and_the_step() {
+        let agent = |line: &str, step| {
+            Some(Route::Agent {
+                line: line.into(),
+                step,
+            })
+        };
+        assert_eq!(
+            Route::parse("/ivr/agent/dj"),
+            agent("dj", AgentStep::Answer)
+        );
+        assert_eq!(
+            Route::parse("/ivr/agent/dj/"),
+            agent("dj", AgentStep::Answer)
+        );
+        assert_eq!(
+            Route::parse("/ivr/agent/dj/next"),
+            agent("dj", AgentStep::Next)
+        );
+        assert_eq!(
+            Route::parse("/ivr/agent/d%20j/announce"),
+            agent("d j", AgentStep::Announce)
+        );
+        assert_eq!(Route::parse("/ivr/agent/dj/other"), None);
+        assert_eq!(Route::parse("/ivr/agent/dj/next/x"), None);
+        assert_eq!(Route::parse("/ivr/agent/"), None);
+        assert_eq!(Route::parse("/ivr/agent//next"), None);
+        assert_eq!(Route::parse("/ivr/queue/wait/"), Some(Route::QueueWait));
+        assert_eq!(Route::parse("/ivr/queue/result"), Some(Route::QueueResult));
+        assert_eq!(Route::parse("/ivr/queue/leave"), None);
     }
 }

@@ -163,6 +163,7 @@ fn effect_name(effect: &Effect) -> &'static str {
     match effect {
         Effect::ProcessRecording(_) => "process-recording",
         Effect::RecordTranscription { .. } => "record-transcription",
+        Effect::SendSms { .. } => "send-sms",
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Attribute names are spelled the way Twilio spells them only in
 //! [`Response::render`], and the types make invalid nesting unrepresentable:
-//! a [`Gather`] can only hold `<Say>`, `<Play>` and `<Pause>`. Everything
-//! written goes through quick-xml, which escapes text and attributes.
+//! a [`Gather`] can only hold `<Say>`, `<Play>` and `<Pause>`, and a [`Dial`]
+//! holds either a number or one `<Queue>` noun. Everything written goes
+//! through quick-xml, which escapes text and attributes.
 
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
@@ -17,11 +18,19 @@ pub struct Response {
 pub enum Verb {
     Say(Say),
     Play(Play),
-    Pause { length: u32 },
+    Pause {
+        length: u32,
+    },
     Gather(Gather),
-    Redirect { url: String },
+    Redirect {
+        url: String,
+    },
     Dial(Dial),
     Record(Record),
+    /// Puts the caller in a queue (`<Enqueue>`).
+    Enqueue(Enqueue),
+    /// Takes the caller out of the queue; only valid in a queue's wait document.
+    Leave,
     Hangup,
     Reject,
 }
@@ -54,15 +63,77 @@ pub struct Gather {
     pub children: Vec<Prompt>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dial {
-    pub number: String,
+    pub target: DialTarget,
     pub action: Option<String>,
     pub timeout: Option<u32>,
     pub caller_id: Option<String>,
-    /// `record-from-answer-dual` when set.
-    pub record: bool,
+    pub record: Option<Recording>,
     pub recording_status_callback: Option<String>,
+    /// `hangupOnStar="true"`: the caller may end the dialled leg with `*` and carry on.
+    pub hangup_on_star: bool,
+}
+
+impl Dial {
+    /// A dial of `target` with every option off.
+    pub fn new(target: DialTarget) -> Self {
+        Dial {
+            target,
+            action: None,
+            timeout: None,
+            caller_id: None,
+            record: None,
+            recording_status_callback: None,
+            hangup_on_star: false,
+        }
+    }
+}
+
+/// What a `<Dial>` connects to: a phone number, or the first caller waiting in a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialTarget {
+    /// Written as the `<Dial>`'s text.
+    Number(String),
+    Queue(QueueNoun),
+}
+
+/// `<Queue>`, the noun: the queue to take the next caller from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueNoun {
+    pub name: String,
+    /// TwiML played to the dequeued caller before the two are connected
+    /// (only `<Say>`, `<Play>`, `<Pause>` and `<Redirect>` are allowed in it).
+    pub url: Option<String>,
+}
+
+/// `<Dial record=…>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// `record-from-answer`: one channel.
+    FromAnswer,
+    /// `record-from-answer-dual`: each party on its own channel.
+    FromAnswerDual,
+}
+
+impl Recording {
+    fn attribute(self) -> &'static str {
+        match self {
+            Recording::FromAnswer => "record-from-answer",
+            Recording::FromAnswerDual => "record-from-answer-dual",
+        }
+    }
+}
+
+/// `<Enqueue>`: the caller waits in `queue`, hearing the `wait_url` TwiML,
+/// until an agent dials the queue or the caller leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueue {
+    pub queue: String,
+    /// Requested when the caller leaves the queue (`QueueResult`).
+    pub action: Option<String>,
+    /// Requested for the TwiML the caller hears while waiting (`QueuePosition`, `AvgQueueTime`, …).
+    pub wait_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -187,27 +258,56 @@ fn write_verb(w: &mut W, verb: &Verb) {
         }
         Verb::Dial(d) => {
             let to = num(d.timeout);
-            element(
-                w,
-                "Dial",
-                &[
-                    ("action", d.action.as_deref()),
-                    ("method", d.action.as_ref().map(|_| "POST")),
-                    ("timeout", to.as_deref()),
-                    ("callerId", d.caller_id.as_deref()),
-                    ("record", d.record.then_some("record-from-answer-dual")),
-                    (
-                        "recordingStatusCallback",
-                        d.recording_status_callback.as_deref(),
-                    ),
-                    (
-                        "recordingStatusCallbackMethod",
-                        d.recording_status_callback.as_ref().map(|_| "POST"),
-                    ),
-                ],
-                Some(&d.number),
-            );
+            let mut start = BytesStart::new("Dial");
+            for (k, v) in [
+                ("action", d.action.as_deref()),
+                ("method", d.action.as_ref().map(|_| "POST")),
+                ("timeout", to.as_deref()),
+                ("callerId", d.caller_id.as_deref()),
+                ("hangupOnStar", d.hangup_on_star.then_some("true")),
+                ("record", d.record.map(Recording::attribute)),
+                (
+                    "recordingStatusCallback",
+                    d.recording_status_callback.as_deref(),
+                ),
+                (
+                    "recordingStatusCallbackMethod",
+                    d.recording_status_callback.as_ref().map(|_| "POST"),
+                ),
+            ] {
+                if let Some(v) = v {
+                    start.push_attribute((k, v));
+                }
+            }
+            let _ = w.write_event(Event::Start(start));
+            match &d.target {
+                DialTarget::Number(n) => {
+                    let _ = w.write_event(Event::Text(BytesText::new(n)));
+                }
+                DialTarget::Queue(q) => element(
+                    w,
+                    "Queue",
+                    &[
+                        ("url", q.url.as_deref()),
+                        ("method", q.url.as_ref().map(|_| "POST")),
+                    ],
+                    Some(&q.name),
+                ),
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new("Dial")));
         }
+        Verb::Enqueue(e) => element(
+            w,
+            "Enqueue",
+            &[
+                ("action", e.action.as_deref()),
+                ("method", e.action.as_ref().map(|_| "POST")),
+                ("waitUrl", e.wait_url.as_deref()),
+                ("waitUrlMethod", e.wait_url.as_ref().map(|_| "POST")),
+            ],
+            Some(&e.queue),
+        ),
+        Verb::Leave => element(w, "Leave", &[], None),
         Verb::Record(r) => {
             let to = num(r.timeout);
             let ml = num(r.max_length);
@@ -372,12 +472,12 @@ mod tests {
     fn dial_and_record_attributes() {
         let mut r = Response::new();
         r.push(Verb::Dial(Dial {
-            number: "+442079460000".into(),
             action: Some("https://h/cb".into()),
             timeout: Some(20),
             caller_id: Some("+447700900000".into()),
-            record: true,
+            record: Some(Recording::FromAnswerDual),
             recording_status_callback: Some("https://h/rec".into()),
+            ..Dial::new(DialTarget::Number("+442079460000".into()))
         }));
         r.push(Verb::Record(Record {
             action: Some("https://h/vm".into()),
@@ -392,10 +492,64 @@ mod tests {
         assert_eq!(d.attr("callerId"), Some("+447700900000"));
         assert_eq!(d.attr("record"), Some("record-from-answer-dual"));
         assert_eq!(d.attr("recordingStatusCallbackMethod"), Some("POST"));
+        assert_eq!(d.attr("hangupOnStar"), None);
+        assert!(d.children.is_empty());
         let rec = &tree.children[1];
         assert_eq!(rec.attr("maxLength"), Some("300"));
         assert_eq!(rec.attr("timeout"), Some("5"));
         assert_eq!(rec.attr("recordingStatusCallback"), Some("https://h/rs"));
+    }
+
+    #[test]
+    fn queues_enqueue_leave_and_a_dial_of_a_queue() {
+        let mut r = Response::new();
+        r.push(Verb::Enqueue(Enqueue {
+            queue: "radio & friends".into(),
+            action: Some("https://h/ivr/queue/result?initiated_by_section=a&b".into()),
+            wait_url: Some("https://h/ivr/queue/wait".into()),
+        }));
+        r.push(Verb::Leave);
+        r.push(Verb::Dial(Dial {
+            action: Some("https://h/ivr/agent/dj/next".into()),
+            hangup_on_star: true,
+            record: Some(Recording::FromAnswer),
+            ..Dial::new(DialTarget::Queue(QueueNoun {
+                name: "radio".into(),
+                url: Some("https://h/ivr/agent/dj/announce".into()),
+            }))
+        }));
+        r.push(Verb::Dial(Dial::new(DialTarget::Queue(QueueNoun {
+            name: "plain".into(),
+            url: None,
+        }))));
+        let xml = r.render();
+        assert!(xml.contains("radio &amp; friends"), "{xml}");
+        let tree = parse(&xml).unwrap();
+        let e = &tree.children[0];
+        assert_eq!(e.name, "Enqueue");
+        assert_eq!(e.text, "radio & friends");
+        assert_eq!(
+            e.attr("action"),
+            Some("https://h/ivr/queue/result?initiated_by_section=a&b")
+        );
+        assert_eq!(e.attr("method"), Some("POST"));
+        assert_eq!(e.attr("waitUrl"), Some("https://h/ivr/queue/wait"));
+        assert_eq!(e.attr("waitUrlMethod"), Some("POST"));
+        assert_eq!(tree.children[1].name, "Leave");
+        assert!(tree.children[1].attrs.is_empty() && tree.children[1].text.is_empty());
+        let d = &tree.children[2];
+        assert_eq!(d.text, "", "a queue dial has no number");
+        assert_eq!(d.attr("hangupOnStar"), Some("true"));
+        assert_eq!(d.attr("record"), Some("record-from-answer"));
+        assert_eq!(d.children.len(), 1);
+        let q = &d.children[0];
+        assert_eq!(q.name, "Queue");
+        assert_eq!(q.text, "radio");
+        assert_eq!(q.attr("url"), Some("https://h/ivr/agent/dj/announce"));
+        assert_eq!(q.attr("method"), Some("POST"));
+        let plain = &tree.children[3].children[0];
+        assert!(plain.attrs.is_empty(), "{:?}", plain.attrs);
+        assert!(tree.children[3].attrs.is_empty());
     }
 
     #[test]

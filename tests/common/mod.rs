@@ -8,11 +8,12 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,10 @@ pub const WEEKDAY_10AM: &str = "2026-06-17T09:00:00Z";
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long background work (the recordings worker) may take to show.
+pub const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to watch for background work that must not happen.
+pub const QUIET_PERIOD: Duration = Duration::from_secs(1);
 
 // ---------------------------------------------------------------------------
 // Files
@@ -379,13 +384,126 @@ impl Server {
 
     /// The SMS files written by the local messenger (`IVR_DATA_DIR/sms/*.json`), sorted.
     pub fn sms_files(&self) -> Vec<PathBuf> {
-        let dir = self.data_dir.path().join("sms");
+        self.files_in("sms", ".json")
+    }
+
+    /// The data folder as the server sees it (symlinks resolved), for `file://` links.
+    pub fn data_path(&self) -> PathBuf {
+        std::fs::canonicalize(self.data_dir.path()).unwrap_or_else(|_| self.data_dir.path().into())
+    }
+
+    /// Files directly in `IVR_DATA_DIR/<rel>` whose names end with `suffix`, sorted.
+    pub fn files_in(&self, rel: &str, suffix: &str) -> Vec<PathBuf> {
+        let dir = self.data_dir.path().join(rel);
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter(|p| p.to_string_lossy().ends_with(suffix))
+                .collect(),
             Err(_) => Vec::new(),
         };
         files.sort();
         files
+    }
+
+    /// Every file under the data folder, as sorted paths relative to it.
+    pub fn inventory(&self) -> Vec<String> {
+        fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk_dir(root, &p, out);
+                } else if let Ok(rel) = p.strip_prefix(root) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk_dir(self.data_dir.path(), self.data_dir.path(), &mut out);
+        out.sort();
+        out
+    }
+
+    /// Stored recordings (`recordings/**/*.mp3`), relative to the data folder.
+    pub fn recordings(&self) -> Vec<String> {
+        self.inventory()
+            .into_iter()
+            .filter(|p| p.starts_with("recordings/") && p.ends_with(".mp3"))
+            .collect()
+    }
+
+    /// Alert emails (`outbox/*.eml`).
+    pub fn outbox_files(&self) -> Vec<PathBuf> {
+        self.files_in("outbox", ".eml")
+    }
+
+    /// Jobs still queued (`jobs/*.json`).
+    pub fn job_files(&self) -> Vec<PathBuf> {
+        self.files_in("jobs", ".json")
+    }
+
+    /// Jobs given up on (`jobs/dead/*.json`).
+    pub fn dead_jobs(&self) -> Vec<PathBuf> {
+        self.files_in("jobs/dead", ".json")
+    }
+
+    /// `state/<RecordingSid>.json`, parsed, if it exists.
+    pub fn state(&self, recording_sid: &str) -> Option<serde_json::Value> {
+        let path = self
+            .data_dir
+            .path()
+            .join("state")
+            .join(format!("{recording_sid}.json"));
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some(
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text}", path.display())),
+        )
+    }
+
+    /// Polls `cond` for up to 10 s; on timeout panics with the data folder and stderr.
+    pub fn wait_until(&self, what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + BACKGROUND_TIMEOUT;
+        loop {
+            if cond() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}\ndata folder: {:#?}\nstderr:\n{}",
+                    self.inventory(),
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits until the background worker has nothing queued (`jobs/*.json` gone).
+    pub fn wait_for_idle_queue(&self) {
+        self.wait_until("the job queue to drain", || self.job_files().is_empty());
+    }
+
+    /// Polls stderr (up to 10 s) for one line containing every needle.
+    pub fn stderr_line(&self, needles: &[&str]) -> Option<String> {
+        let deadline = Instant::now() + BACKGROUND_TIMEOUT;
+        loop {
+            if let Some(line) = self
+                .stderr()
+                .lines()
+                .find(|l| needles.iter().all(|n| l.contains(n)))
+            {
+                return Some(line.to_string());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 
     /// A request to build; signed by default.
@@ -446,6 +564,184 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// ---------------------------------------------------------------------------
+// Twilio's recording media, served locally
+
+/// The account every `RecordingUrl` is under.
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+/// A stand-in for `api.twilio.com` that serves recording media:
+/// `GET /2010-04-01/Accounts/AC…/Recordings/RE….mp3` answers [`MediaServer::bytes`]
+/// (unless [`MediaServer::forget`] made it a 404); everything else is a 404.
+/// Every request is recorded.
+pub struct MediaServer {
+    pub port: u16,
+    inner: Arc<MediaInner>,
+}
+
+#[derive(Default)]
+struct MediaInner {
+    /// `"METHOD /path"` of every request, in order.
+    requests: Mutex<Vec<String>>,
+    missing: Mutex<HashSet<String>>,
+    stop: AtomicBool,
+}
+
+impl MediaServer {
+    pub fn start() -> MediaServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the media server");
+        let port = listener.local_addr().expect("media server address").port();
+        let inner = Arc::new(MediaInner::default());
+        let shared = inner.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if shared.stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let shared = shared.clone();
+                std::thread::spawn(move || serve_media(&shared, stream));
+            }
+        });
+        MediaServer { port, inner }
+    }
+
+    /// Twilio's `RecordingUrl` for `sid` here (without `.mp3`, as Twilio posts it).
+    pub fn recording_url(&self, sid: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}",
+            self.port
+        )
+    }
+
+    /// The MP3 served for `sid`: binary (not UTF-8), a few KiB, different per recording.
+    pub fn bytes(sid: &str) -> Vec<u8> {
+        let mut b = b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec();
+        b.extend_from_slice(sid.as_bytes());
+        for i in 0..4096u32 {
+            b.push((i.wrapping_mul(31) ^ sid.len() as u32) as u8);
+        }
+        b.extend_from_slice(&[0xff, 0xfb, 0x90, 0x64, 0x00]);
+        b
+    }
+
+    /// From now on `sid`'s media answers 404 (a recording Twilio no longer has).
+    pub fn forget(&self, sid: &str) {
+        lock(&self.inner.missing).insert(sid.to_string());
+    }
+
+    /// Every request so far, as `"METHOD /path"`.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.inner.requests).clone()
+    }
+
+    /// How many times `sid`'s media was asked for.
+    pub fn fetches(&self, sid: &str) -> usize {
+        let want = format!("GET /2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}.mp3");
+        self.requests().iter().filter(|r| **r == want).count()
+    }
+}
+
+impl Drop for MediaServer {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees `stop`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn serve_media(inner: &MediaInner, mut stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(HTTP_TIMEOUT));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+    let method = first.next().unwrap_or("").to_string();
+    let path = first.next().unwrap_or("").to_string();
+    lock(&inner.requests).push(format!("{method} {path}"));
+    let prefix = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/");
+    let sid = path
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix(".mp3"))
+        .filter(|sid| {
+            sid.len() == 34
+                && sid.starts_with("RE")
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        });
+    let found = match sid {
+        Some(sid) if method == "GET" && !lock(&inner.missing).contains(sid) => {
+            Some(MediaServer::bytes(sid))
+        }
+        _ => None,
+    };
+    let (status, content_type, body) = match found {
+        Some(bytes) => ("200 OK", "audio/mpeg", bytes),
+        None => (
+            "404 Not Found",
+            "application/json",
+            br#"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#
+                .to_vec(),
+        ),
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    let _ = stream.write_all(&out);
+    let _ = stream.flush();
+}
+
+/// Decodes standard base64 (whitespace ignored), for MIME bodies.
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            c if c.is_ascii_whitespace() => continue,
+            c => panic!("not base64: {:?}", c as char),
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The text of a single-part `.eml` whose body is base64 (the IVR's alert email).
+pub fn eml_text(eml: &str) -> String {
+    let (head, body) = eml
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header/body split in {eml:?}"));
+    assert!(
+        head.lines()
+            .any(|l| l.eq_ignore_ascii_case("Content-Transfer-Encoding: base64")),
+        "not a base64 body: {head}"
+    );
+    String::from_utf8(base64_decode(body)).expect("the email text is UTF-8")
 }
 
 // ---------------------------------------------------------------------------

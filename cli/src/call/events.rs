@@ -79,6 +79,10 @@ pub enum Event {
         result: String,
     },
     Leave,
+    /// What the dequeued caller hears before an agent is connected (`<Queue url>`).
+    Announce {
+        text: String,
+    },
     Hangup,
     Reject {
         reason: String,
@@ -111,6 +115,7 @@ impl Event {
             Event::Enqueue { .. } => "enqueue",
             Event::Dequeue { .. } => "dequeue",
             Event::Leave => "leave",
+            Event::Announce { .. } => "announce",
             Event::Hangup => "hangup",
             Event::Reject { .. } => "reject",
             Event::CallerHangup => "caller_hangup",
@@ -221,6 +226,7 @@ impl Event {
                 put("result", json!(result));
             }
             Event::Reject { reason } => put("reason", json!(reason)),
+            Event::Announce { text } => put("text", json!(text)),
             Event::End { reason, requests } => {
                 put("reason", json!(reason));
                 put("requests", json!(requests));
@@ -320,6 +326,7 @@ impl Event {
             Event::Enqueue { queue } => format!("enqueue {queue}"),
             Event::Dequeue { queue, result } => format!("out of queue {queue} → {result}"),
             Event::Leave => "leave the queue".into(),
+            Event::Announce { text } => format!("the caller hears: {text}"),
             Event::Hangup => "hangup".into(),
             Event::Reject { reason } => format!("reject ({reason})"),
             Event::CallerHangup => "caller hangs up".into(),

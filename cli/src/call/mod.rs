@@ -46,6 +46,8 @@ Examples:
   ivr call                     # another: press keys on the terminal, read the call
   ivr call --config config.ini --at 2026-12-25T10:00:00Z --press 1 --dial busy
   ivr call --config config.ini --press 2,-,- --json
+  ivr call --config config.ini --entry /ivr/action/callin --queue-position 4 --queue-avg-wait 420 --press 1
+  ivr call --url http://127.0.0.1:3000/ivr/agent/presenter --from +447700900010 --dial completed,no-answer,canceled
   TWILIO_AUTH_TOKEN=… ivr call --url https://abc123.execute-api.eu-west-2.amazonaws.com/api/ivr
 
 Every request is signed with X-Twilio-Signature (TWILIO_AUTH_TOKEN, else [twilio] auth_token;
@@ -63,12 +65,27 @@ pub struct CallArgs {
     /// Run this config.ini in-process instead: no server needed
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// With --config: the path the call comes in on (a call-in line's own number: /ivr/action/NAME; an agent line's: /ivr/agent/NAME)
+    #[arg(long, default_value = "/ivr", requires = "config")]
+    pub entry: String,
     /// Keys for each <Gather> in turn: `1`, `42#`, `-` for no input, `hangup` for the caller hanging up
     #[arg(long, value_delimiter = ',', value_parser = parse_keys, allow_hyphen_values = true)]
     pub press: Option<Vec<Keys>>,
-    /// Outcome of each <Dial> in turn
+    /// Outcome of each <Dial> in turn (of a <Queue>: completed = a caller was taken)
     #[arg(long, value_delimiter = ',', value_enum)]
     pub dial: Option<Vec<DialOutcome>>,
+    /// How each <Enqueue> in turn ends after --queue-passes of wait music: an agent takes the call, or the caller hangs up [default: bridged]
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub queue: Option<Vec<QueueOutcome>>,
+    /// Passes of a queue's wait music (requests of its waitUrl) before --queue's outcome
+    #[arg(long, default_value_t = 1)]
+    pub queue_passes: u32,
+    /// The caller's place in the queue, as Twilio reports it to the waitUrl (QueuePosition)
+    #[arg(long, default_value_t = 1)]
+    pub queue_position: u32,
+    /// Seconds the callers in the queue have waited on average (AvgQueueTime; 0 = no data yet)
+    #[arg(long, default_value_t = 0)]
+    pub queue_avg_wait: u32,
     /// Pin the clock to this RFC 3339 instant (in-process only; start a server with IVR_NOW instead)
     #[arg(long, value_parser = parse_instant)]
     pub at: Option<DateTime<Utc>>,
@@ -128,6 +145,24 @@ fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("not an RFC 3339 instant such as 2026-12-25T10:00:00Z: {e}"))
 }
 
+/// How a wait in a queue ends; sent to the `<Enqueue>` action as `QueueResult`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueOutcome {
+    /// An agent dials the queue and takes the call.
+    Bridged,
+    /// The caller hangs up while waiting.
+    Hangup,
+}
+
+impl QueueOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            QueueOutcome::Bridged => "bridged",
+            QueueOutcome::Hangup => "hangup",
+        }
+    }
+}
+
 /// What happens to a `<Dial>`; sent to its action as `DialCallStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DialOutcome {
@@ -170,6 +205,10 @@ pub fn run(args: CallArgs) -> ExitCode {
             if unused > 0 {
                 eprintln!("ivr call: note: {unused} --dial outcome(s) left unused");
             }
+            let unused = sim.inputs.queue.as_ref().map_or(0, VecDeque::len);
+            if unused > 0 {
+                eprintln!("ivr call: note: {unused} --queue outcome(s) left unused");
+            }
         }
         r
     });
@@ -204,8 +243,8 @@ struct Doc {
 
 /// What a document asks for once its verbs have run.
 enum Next {
-    /// Fetch the next document; `redirect` when a `<Redirect>` asked.
-    Fetch { req: Request, redirect: bool },
+    /// Fetch the next document.
+    Fetch { req: Request },
     /// The call is over.
     End(String),
     /// The document ran out of verbs.
@@ -218,10 +257,19 @@ enum Next {
 struct Inputs {
     press: Option<VecDeque<Keys>>,
     dial: Option<VecDeque<DialOutcome>>,
+    queue: Option<VecDeque<QueueOutcome>>,
     terminal: bool,
 }
 
 impl Inputs {
+    /// How the next wait in a queue ends: `--queue`, else an agent takes the call.
+    fn queue(&mut self) -> QueueOutcome {
+        self.queue
+            .as_mut()
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(QueueOutcome::Bridged)
+    }
+
     fn keys(&mut self, what: &str) -> Result<Keys, String> {
         if let Some(q) = &mut self.press {
             if let Some(k) = q.pop_front() {
@@ -323,6 +371,9 @@ struct Sim {
     /// Serves recording media when the IVR runs on this machine.
     media: Option<media::MediaServer>,
     recordings: usize,
+    queue_passes: u32,
+    queue_position: u32,
+    queue_avg_wait: u32,
 }
 
 impl Sim {
@@ -330,6 +381,7 @@ impl Sim {
         let inputs = Inputs {
             press: args.press.clone().map(VecDeque::from),
             dial: args.dial.clone().map(VecDeque::from),
+            queue: args.queue.clone().map(VecDeque::from),
             terminal: std::io::stdin().is_terminal(),
         };
         let env_token = std::env::var("TWILIO_AUTH_TOKEN")
@@ -359,7 +411,13 @@ impl Sim {
                     only: None,
                 };
                 let base = Url::parse(IN_PROCESS_BASE).map_err(|e| e.to_string())?;
-                let entry = base.join("/ivr").map_err(|e| e.to_string())?;
+                if !args.entry.starts_with('/') {
+                    return Err(format!(
+                        "--entry `{}` must be a path such as /ivr/action/callin",
+                        args.entry
+                    ));
+                }
+                let entry = base.join(&args.entry).map_err(|e| e.to_string())?;
                 let now = clock.now();
                 (
                     Transport::in_process(app, clock, base),
@@ -435,6 +493,9 @@ impl Sim {
             deferred: Vec::new(),
             media: None,
             recordings: 0,
+            queue_passes: args.queue_passes.max(1),
+            queue_position: args.queue_position,
+            queue_avg_wait: args.queue_avg_wait,
         })
     }
 
@@ -478,7 +539,10 @@ impl Sim {
         }
         if let Some(m) = self.media.as_ref().filter(|_| self.media_wait > 0) {
             // The IVR's pipeline fetches the media in the background: wait for it.
-            let fetched = m.wait_for(self.recordings, std::time::Duration::from_secs(self.media_wait));
+            let fetched = m.wait_for(
+                self.recordings,
+                std::time::Duration::from_secs(self.media_wait),
+            );
             out.emit(Event::Effect {
                 what: format!(
                     "recording media fetched {fetched} of {} time(s)",
@@ -562,6 +626,11 @@ impl Sim {
                 Effect::RecordTranscription { recording_sid, status, .. } => out.emit(Event::Effect {
                     what: format!("transcription {status} kept for {recording_sid}"),
                 }),
+                Effect::SendSms { from, to, body, .. } => out.emit(Event::Sms {
+                    from: Some(from.clone()),
+                    to: Some(to.clone()),
+                    body: body.clone(),
+                }),
             }
         }
         if !(200..300).contains(&answer.status) {
@@ -642,7 +711,6 @@ impl Sim {
                             url,
                             extra: Vec::new(),
                         },
-                        redirect: true,
                     });
                 }
                 "Dial" => {
@@ -686,7 +754,6 @@ impl Sim {
                                     ("SmsStatus".into(), "sending".into()),
                                 ],
                             },
-                            redirect: false,
                         });
                     }
                 }
@@ -775,7 +842,6 @@ impl Sim {
                     ("FinishedOnKey".into(), finished_on),
                 ],
             },
-            redirect: false,
         }))
     }
 
@@ -810,6 +876,12 @@ impl Sim {
             outcome: outcome.as_str().into(),
             duration,
         });
+        let queue = d.children.iter().find(|n| n.name == "Queue");
+        if let (Some(q), DialOutcome::Completed) = (queue, outcome) {
+            if let Some(url) = q.attr("url") {
+                self.announce(q, &doc.url, url, out)?;
+            }
+        }
         let recorded = d
             .attr("record")
             .is_some_and(|r| r.starts_with("record-from") || r == "true");
@@ -823,18 +895,62 @@ impl Sim {
             return Ok(None);
         };
         let dial_sid = self.sid("CA");
+        let mut extra: Vec<(String, String)> = vec![
+            ("DialCallStatus".into(), outcome.as_str().into()),
+            ("DialCallDuration".into(), duration.to_string()),
+            ("DialCallSid".into(), dial_sid),
+        ];
+        if queue.is_some() {
+            extra.push((
+                "DialBridged".into(),
+                (outcome == DialOutcome::Completed).to_string(),
+            ));
+        }
         Ok(Some(Next::Fetch {
             req: Request {
                 method: method_of(d, "method")?,
                 url: resolve(&doc.url, action)?,
-                extra: vec![
-                    ("DialCallStatus".into(), outcome.as_str().into()),
-                    ("DialCallDuration".into(), duration.to_string()),
-                    ("DialCallSid".into(), dial_sid),
-                ],
+                extra,
             },
-            redirect: false,
         }))
+    }
+
+    /// A `<Queue url>`: the dequeued caller hears it before the bridge.
+    fn announce(
+        &mut self,
+        q: &Node,
+        base: &Url,
+        url: &str,
+        out: &mut Printer,
+    ) -> Result<(), String> {
+        let queue_sid = self.sid("QU");
+        let req = Request {
+            method: method_of(q, "method")?,
+            url: resolve(base, url)?,
+            extra: vec![
+                ("QueueSid".into(), queue_sid),
+                ("QueueTime".into(), "30".into()),
+                ("DequeingCallSid".into(), self.call_sid.clone()),
+            ],
+        };
+        out.emit(Event::Callback {
+            what: "queue url (played to the caller)".into(),
+            method: req.method.to_string(),
+            url: req.url.to_string(),
+        });
+        let doc = self.fetch_as(req, Context::QueueAnnounce, out)?;
+        for verb in &doc.root.children {
+            match verb.name.as_str() {
+                "Say" => out.emit(Event::Announce {
+                    text: verb.text.clone(),
+                }),
+                "Play" => out.emit(Event::Announce {
+                    text: format!("(audio) {}", verb.text),
+                }),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn record(&mut self, r: &Node, doc: &Doc, out: &mut Printer) -> Result<Next, String> {
@@ -872,7 +988,6 @@ impl Sim {
                     ("RecordingDuration".into(), seconds.to_string()),
                 ],
             },
-            redirect: false,
         })
     }
 
@@ -961,61 +1076,140 @@ impl Sim {
             queue: queue.clone(),
         });
         let queue_sid = self.sid("QU");
-        let queue_params = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
-            let mut v: Vec<(String, String)> = vec![
-                ("QueueSid".into(), queue_sid.clone()),
-                ("QueueTime".into(), "0".into()),
-            ];
-            v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            v
+        let outcome = self.inputs.queue();
+        let position = self.queue_position.max(1);
+        let avg_wait = self.queue_avg_wait;
+        let wait_params = |queue_time: u32| -> Vec<(String, String)> {
+            [
+                ("QueueSid", queue_sid.clone()),
+                ("QueuePosition", position.to_string()),
+                ("QueueTime", queue_time.to_string()),
+                ("AvgQueueTime", avg_wait.to_string()),
+                ("CurrentQueueSize", position.to_string()),
+                ("MaxQueueSize", "100".to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
         };
-        // One pass of the wait document, then an agent answers (unless the caller leaves).
-        let mut wait = match e.attr("waitUrl") {
-            Some(u) => Some(self.fetch_as(
-                Request {
+        let action_req = |result: &str, queue_time: u32| -> Result<Option<Request>, String> {
+            let Some(action) = e.attr("action") else {
+                return Ok(None);
+            };
+            Ok(Some(Request {
+                method: method_of(e, "method")?,
+                url: resolve(&doc.url, action)?,
+                extra: vec![
+                    ("QueueResult".into(), result.into()),
+                    ("QueueSid".into(), queue_sid.clone()),
+                    ("QueueTime".into(), queue_time.to_string()),
+                ],
+            }))
+        };
+        // Passes of the wait document; Twilio requests it again when a pass ends.
+        let wait_req = |queue_time: u32| -> Result<Option<Request>, String> {
+            match e.attr("waitUrl") {
+                Some(u) => Ok(Some(Request {
                     method: method_of(e, "waitUrlMethod")?,
                     url: resolve(&doc.url, u)?,
-                    extra: queue_params(&[
-                        ("QueuePosition", "1"),
-                        ("AvgQueueTime", "0"),
-                        ("CurrentQueueSize", "1"),
-                    ]),
-                },
-                Context::QueueWait,
-                out,
-            )?),
+                    extra: wait_params(queue_time),
+                })),
+                None => Ok(None),
+            }
+        };
+        let mut queue_time = 0u32;
+        let mut passes = 0u32;
+        let mut wait = match wait_req(0)? {
+            Some(req) => Some(self.fetch_as(req, Context::QueueWait, out)?),
             None => None,
         };
         let result = loop {
             let Some(w) = wait.take() else {
-                break "bridged";
+                break outcome.as_str();
             };
+            let seconds = pass_seconds(&w.root);
             match self.run_doc(&w, out)? {
-                Next::End(reason) => return Ok(Some(Next::End(reason))),
+                Next::End(reason) => {
+                    // Hung up in the queue (or a <Hangup> there): Twilio still tells the action.
+                    if let Some(req) = action_req("hangup", queue_time + seconds)? {
+                        self.callback("queue result hangup", &req, out)?;
+                    }
+                    return Ok(Some(Next::End(reason)));
+                }
                 Next::Leave => break "leave",
-                Next::DocEnd | Next::Fetch { redirect: true, .. } => break "bridged",
-                Next::Fetch {
-                    req,
-                    redirect: false,
-                } => wait = Some(self.fetch_as(req, Context::QueueWait, out)?),
+                Next::Fetch { req, .. } => {
+                    // The offer's key press, or a <Redirect>: the next wait document.
+                    queue_time += seconds;
+                    wait = Some(self.fetch_as(req, Context::QueueWait, out)?);
+                }
+                Next::DocEnd => {
+                    queue_time += seconds;
+                    passes += 1;
+                    if passes < self.queue_passes {
+                        if let Some(req) = wait_req(queue_time)? {
+                            wait = Some(self.fetch_as(req, Context::QueueWait, out)?);
+                        }
+                    }
+                }
             }
         };
         out.emit(Event::Dequeue {
             queue,
             result: result.into(),
         });
-        let Some(action) = e.attr("action") else {
-            return Ok(None);
+        if result == "hangup" {
+            out.emit(Event::CallerHangup);
+            if let Some(req) = action_req("hangup", queue_time)? {
+                self.callback("queue result hangup", &req, out)?;
+            }
+            return Ok(Some(Next::End("caller hung up".into())));
+        }
+        // Bridged: the action comes once the conversation is over.
+        let queue_time = if result == "bridged" {
+            queue_time + self.dial_seconds
+        } else {
+            queue_time
         };
-        Ok(Some(Next::Fetch {
-            req: Request {
-                method: method_of(e, "method")?,
-                url: resolve(&doc.url, action)?,
-                extra: queue_params(&[("QueueResult", result)]),
-            },
-            redirect: false,
-        }))
+        Ok(action_req(result, queue_time)?.map(|req| Next::Fetch { req }))
     }
+
+    /// A request whose answer does not steer the call (the caller is gone).
+    fn callback(&mut self, what: &str, req: &Request, out: &mut Printer) -> Result<(), String> {
+        out.emit(Event::Callback {
+            what: what.into(),
+            method: req.method.to_string(),
+            url: req.url.to_string(),
+        });
+        self.send(req, out, true).map(|_| ())
+    }
+}
+
+/// About how long a wait document plays: pauses, a second per 15
+/// characters said, 30 seconds per file played, and a Gather's timeout.
+fn pass_seconds(root: &Node) -> u32 {
+    fn of(n: &Node) -> u32 {
+        let loops = n
+            .attr("loop")
+            .and_then(|l| l.trim().parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1);
+        match n.name.as_str() {
+            "Pause" => n
+                .attr("length")
+                .and_then(|l| l.trim().parse::<u32>().ok())
+                .unwrap_or(1),
+            "Say" => loops * (n.text.chars().count() as u32).div_ceil(15),
+            "Play" => loops * 30,
+            "Gather" => {
+                n.children.iter().map(of).sum::<u32>()
+                    + n.attr("timeout")
+                        .and_then(|l| l.trim().parse::<u32>().ok())
+                        .unwrap_or(5)
+            }
+            _ => 0,
+        }
+    }
+    root.children.iter().map(of).sum()
 }
 
 /// `<Say>`, `<Play>` and `<Pause>`: what the caller hears.

@@ -5,11 +5,13 @@
 
 use shared::twiml::Node;
 
-/// Where a document was fetched from: the call itself, or a queue's `waitUrl`.
+/// Where a document was fetched from: the call itself, a queue's `waitUrl`,
+/// or a `<Queue url>` (played to the dequeued caller before the bridge).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
     Call,
     QueueWait,
+    QueueAnnounce,
 }
 
 /// Whether an element carries text (a URL, a number, words to say).
@@ -309,6 +311,9 @@ const WAIT_VERBS: &[&str] = &[
     "Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather",
 ];
 
+/// Verbs allowed in a `<Queue url>` document.
+const ANNOUNCE_VERBS: &[&str] = &["Play", "Say", "Pause", "Redirect"];
+
 fn spec(table: &'static [Spec], name: &str) -> Option<&'static Spec> {
     table.iter().find(|s| s.name == name)
 }
@@ -349,6 +354,13 @@ pub fn validate(root: &Node, ctx: Context) -> Result<(), String> {
                 "<{}> is not allowed in a queue's waitUrl document (only {})",
                 s.name,
                 list(WAIT_VERBS)
+            ));
+        }
+        if ctx == Context::QueueAnnounce && !ANNOUNCE_VERBS.contains(&s.name) {
+            return Err(format!(
+                "<{}> is not allowed in a <Queue url> document (only {})",
+                s.name,
+                list(ANNOUNCE_VERBS)
             ));
         }
         if ctx == Context::Call && s.name == "Leave" {
@@ -594,6 +606,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("waitUrl"), "{e}");
+        let announce = |xml: &str| validate(&parse(xml).unwrap(), Context::QueueAnnounce);
+        announce("<Response><Say>This call is being recorded.</Say><Pause/></Response>").unwrap();
+        let e = announce("<Response><Gather><Say>x</Say></Gather></Response>").unwrap_err();
+        assert!(e.contains("<Queue url>"), "{e}");
+        let e = announce("<Response><Leave/></Response>").unwrap_err();
+        assert!(e.contains("<Queue url>"), "{e}");
         let e = check("<Gather/>").unwrap_err();
         assert!(e.contains("not <Response>"), "{e}");
     }

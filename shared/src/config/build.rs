@@ -70,55 +70,74 @@ const VOICEMAIL_KEYS: &[&str] = &[
 ];
 const REDIRECT_KEYS: &[&str] = &["path"];
 const MENU_ACTION_KEYS: &[&str] = &["menu"];
-const ACTION_TYPES: &[&str] = &["forward", "hangup", "redirect", "voicemail", "menu"];
+const ACTION_TYPES: &[&str] = &[
+    "forward",
+    "hangup",
+    "redirect",
+    "voicemail",
+    "menu",
+    "queue",
+];
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FIXED_SECTIONS: &[&str] = &["twilio", "aws", "ivr", "ivr_welcome", "ivr_menu"];
 
 /// What the flow can name, known before any section is built so that
 /// references can be checked in one pass.
-struct Names {
+pub(crate) struct Names {
     actions: BTreeSet<String>,
     hours: BTreeSet<String>,
     menus: BTreeSet<String>,
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     diags: Vec<Diagnostic>,
     names: Names,
 }
 
 impl Ctx {
-    fn err(&mut self, line: usize, section: &str, key: Option<&str>, msg: impl Into<String>) {
+    pub(crate) fn err(
+        &mut self,
+        line: usize,
+        section: &str,
+        key: Option<&str>,
+        msg: impl Into<String>,
+    ) {
         self.diags
             .push(Diagnostic::error(line, Some(section), key, msg));
     }
 
-    fn warn(&mut self, line: usize, section: &str, key: Option<&str>, msg: impl Into<String>) {
+    pub(crate) fn warn(
+        &mut self,
+        line: usize,
+        section: &str,
+        key: Option<&str>,
+        msg: impl Into<String>,
+    ) {
         self.diags
             .push(Diagnostic::warning(line, Some(section), key, msg));
     }
 }
 
 /// Accessors for one section that report in its name.
-struct Sec<'a> {
-    s: &'a Section,
+pub(crate) struct Sec<'a> {
+    pub(crate) s: &'a Section,
 }
 
 impl<'a> Sec<'a> {
-    fn name(&self) -> &'a str {
+    pub(crate) fn name(&self) -> &'a str {
         &self.s.name
     }
 
-    fn entry(&self, key: &str) -> Option<&'a Entry> {
+    pub(crate) fn entry(&self, key: &str) -> Option<&'a Entry> {
         self.s.get(key)
     }
 
     /// A present, non-empty value.
-    fn value(&self, key: &str) -> Option<&'a Entry> {
+    pub(crate) fn value(&self, key: &str) -> Option<&'a Entry> {
         self.entry(key).filter(|e| !e.value.trim().is_empty())
     }
 
-    fn check_keys(&self, cx: &mut Ctx, allowed: &[&str], what: &str) {
+    pub(crate) fn check_keys(&self, cx: &mut Ctx, allowed: &[&str], what: &str) {
         for e in &self.s.entries {
             if !allowed.contains(&e.key.as_str()) {
                 let hint = match suggest(&e.key, allowed.iter().copied()) {
@@ -135,7 +154,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn require(&self, cx: &mut Ctx, key: &str) -> Option<&'a Entry> {
+    pub(crate) fn require(&self, cx: &mut Ctx, key: &str) -> Option<&'a Entry> {
         match self.value(key) {
             Some(e) => Some(e),
             None => {
@@ -146,7 +165,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn number(&self, cx: &mut Ctx, key: &str, min: u32, max: u32) -> Option<u32> {
+    pub(crate) fn number(&self, cx: &mut Ctx, key: &str, min: u32, max: u32) -> Option<u32> {
         let e = self.value(key)?;
         match e.value.trim().parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Some(n),
@@ -171,7 +190,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn boolean(&self, cx: &mut Ctx, key: &str) -> Option<bool> {
+    pub(crate) fn boolean(&self, cx: &mut Ctx, key: &str) -> Option<bool> {
         let e = self.value(key)?;
         match e.value.trim().to_ascii_lowercase().as_str() {
             "1" | "yes" | "true" | "on" => Some(true),
@@ -188,7 +207,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn url(&self, cx: &mut Ctx, key: &str) -> Option<String> {
+    pub(crate) fn url(&self, cx: &mut Ctx, key: &str) -> Option<String> {
         let e = self.value(key)?;
         let v = e.value.trim();
         if is_http_url(v) {
@@ -204,7 +223,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn phone(&self, cx: &mut Ctx, key: &str) -> Option<String> {
+    pub(crate) fn phone(&self, cx: &mut Ctx, key: &str) -> Option<String> {
         let e = self.value(key)?;
         let v = e.value.trim();
         if is_e164(v) {
@@ -221,7 +240,7 @@ impl<'a> Sec<'a> {
     }
 
     /// `PREFIX_sample` (a URL) or `PREFIX_say` (text); `play_sample`/`say` for the main prompt.
-    fn audio(&self, cx: &mut Ctx, sample_key: &str, say_key: &str) -> Option<Audio> {
+    pub(crate) fn audio(&self, cx: &mut Ctx, sample_key: &str, say_key: &str) -> Option<Audio> {
         let sample = self.value(sample_key);
         let say = self.value(say_key);
         match (sample, say) {
@@ -242,7 +261,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn action_ref(&self, cx: &mut Ctx, key: &str) -> Option<String> {
+    pub(crate) fn action_ref(&self, cx: &mut Ctx, key: &str) -> Option<String> {
         let e = self.value(key)?;
         let name = e.value.trim();
         if cx.names.actions.contains(name) {
@@ -259,7 +278,7 @@ impl<'a> Sec<'a> {
         }
     }
 
-    fn gate(&self, cx: &mut Ctx) -> Option<HoursGate> {
+    pub(crate) fn gate(&self, cx: &mut Ctx) -> Option<HoursGate> {
         let hours = self.value("hours");
         let closed = self.value("hours_action_on_closed");
         match (hours, closed) {
@@ -389,6 +408,7 @@ enum Kind<'a> {
     SubOption(&'a str, char),
     Action(&'a str),
     Hours(&'a str),
+    AgentLine(&'a str),
 }
 
 fn classify(name: &str) -> Result<Kind<'_>, String> {
@@ -431,12 +451,17 @@ fn classify(name: &str) -> Result<Kind<'_>, String> {
         named(h)?;
         return Ok(Kind::Hours(h));
     }
+    if let Some(l) = name.strip_prefix("agent_line_") {
+        named(l)?;
+        return Ok(Kind::AgentLine(l));
+    }
     let mut known: Vec<&str> = FIXED_SECTIONS.to_vec();
     known.extend([
         "ivr_menu_option_1",
         "action_NAME",
         "hours_NAME",
         "menu_NAME",
+        "agent_line_NAME",
     ]);
     Err(format!("unknown section{}", hint(name, known.into_iter())))
 }
@@ -508,10 +533,16 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
     let mut actions = BTreeMap::new();
     let mut hours = BTreeMap::new();
     let mut hours_lines = BTreeMap::new();
+    let mut agent_lines = BTreeMap::new();
     for s in &doc.sections {
         match classify(&s.name) {
             Err(msg) => cx.err(s.line, &s.name, None, msg),
             Ok(Kind::Fixed) => {}
+            Ok(Kind::AgentLine(l)) => {
+                if let Some(line) = crate::queue::build_agent_line(cx, l, &Sec { s }) {
+                    agent_lines.insert(l.to_string(), line);
+                }
+            }
             Ok(Kind::MainOption(d)) => options.push((None, d, s)),
             Ok(Kind::SubOption(m, d)) => {
                 if cx.names.menus.contains(m) {
@@ -604,8 +635,10 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
         actions,
         hours,
         hours_lines,
+        agent_lines,
     };
     check_redirect_targets(cx, doc, &mut config);
+    check_queues(cx, &config);
     Some(config)
 }
 
@@ -818,6 +851,7 @@ fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
         "voicemail" => VOICEMAIL_KEYS,
         "redirect" => REDIRECT_KEYS,
         "menu" => MENU_ACTION_KEYS,
+        "queue" => crate::queue::QUEUE_KEYS,
         "hangup" => &[],
         other => {
             let hint = hint(other, ACTION_TYPES.iter().copied());
@@ -825,7 +859,7 @@ fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
                 ty.line,
                 &s.name,
                 Some("type"),
-                format!("unknown action type `{other}`: use forward, hangup, redirect, voicemail or menu{hint}"),
+                format!("unknown action type `{other}`: use forward, hangup, redirect, voicemail, menu or queue{hint}"),
             );
             return None;
         }
@@ -836,6 +870,7 @@ fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
     let audio = sec.audio(cx, "play_sample", "say");
     let kind = match ty_value.as_str() {
         "hangup" => ActionKind::Hangup,
+        "queue" => ActionKind::Queue(crate::queue::build_queue(cx, &sec)?),
         "redirect" => {
             let e = sec.require(cx, "path")?;
             // Resolved once every option is known (check_redirect_targets).
@@ -1009,6 +1044,52 @@ fn build_hours(cx: &mut Ctx, s: &Section) -> Option<OpeningHours> {
         None => Vec::new(),
     };
     ok.then(|| OpeningHours::new(days, closed_on))
+}
+
+/// Queues and agent lines that do not meet: callers nobody takes, agents
+/// with nobody to take (warnings); an action whose name clashes with an agent
+/// line's recordings label (an error).
+fn check_queues(cx: &mut Ctx, config: &Config) {
+    for line in config.agent_lines.values() {
+        if config.queue_actions_of(line).next().is_none() {
+            cx.warn(
+                line.line,
+                &line.section,
+                Some("queue"),
+                format!(
+                    "no queue action puts callers in `{}`: this line will never have anyone to take",
+                    line.queue
+                ),
+            );
+        }
+        let clash = format!("agent_line_{}", line.name);
+        if let Some(a) = config.actions.get(&clash) {
+            cx.err(
+                a.line,
+                &a.section,
+                None,
+                format!(
+                    "this action's name is also how [{}] labels its recordings: rename one of them",
+                    line.section
+                ),
+            );
+        }
+    }
+    for a in config.actions.values() {
+        if let ActionKind::Queue(q) = &a.kind {
+            if !config.agent_lines.values().any(|l| l.queue == q.queue) {
+                cx.warn(
+                    a.line,
+                    &a.section,
+                    Some("queue"),
+                    format!(
+                        "no [agent_line_NAME] takes callers from `{}`: they would wait until they give up",
+                        q.queue
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Resolves every redirect `path` to a [`Target`], or reports why it is no route.

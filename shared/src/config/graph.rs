@@ -14,6 +14,8 @@ pub enum Node {
     Action(String),
     /// The built-in `/ivr/hangup` route.
     HangupRoute,
+    /// `[agent_line_NAME]`: an entry of its own, for agents.
+    AgentLine(String),
 }
 
 impl Node {
@@ -27,6 +29,7 @@ impl Node {
             Node::MenuOption(Some(m), d) => format!("menu_{m}_option_{d}"),
             Node::Action(a) => format!("action_{a}"),
             Node::HangupRoute => "/ivr/hangup".into(),
+            Node::AgentLine(l) => format!("agent_line_{l}"),
         }
     }
 }
@@ -43,6 +46,10 @@ pub enum EdgeKind {
     DialNoAnswer,
     DialFailed,
     DialCanceled,
+    /// A queue's caller pressed 1 when the wait was long.
+    LongWait,
+    /// An agent line takes callers from a queue action's queue.
+    TakesCallers,
 }
 
 impl EdgeKind {
@@ -138,17 +145,55 @@ impl Config {
                         });
                     }
                 }
+                ActionKind::Queue(q) => {
+                    if let Some(lw) = &q.long_wait {
+                        edges.push(Edge {
+                            from: from.clone(),
+                            to: Node::Action(lw.action.clone()),
+                            kind: EdgeKind::LongWait,
+                        });
+                    }
+                }
                 ActionKind::Hangup | ActionKind::Voicemail(_) => {}
+            }
+        }
+        for line in self.agent_lines.values() {
+            for a in self.queue_actions_of(line) {
+                edges.push(Edge {
+                    from: Node::AgentLine(line.name.clone()),
+                    to: Node::Action(a.name.clone()),
+                    kind: EdgeKind::TakesCallers,
+                });
             }
         }
         edges
     }
 
-    /// Sections the welcome can lead to, by any path.
+    /// Where calls come in: the welcome, and every queue action an agent
+    /// line serves (a call-in line usually has a number of its own, pointed
+    /// at `/ivr/action/NAME`).
+    pub fn entries(&self) -> Vec<Node> {
+        let mut roots = vec![Node::Welcome];
+        for line in self.agent_lines.values() {
+            for a in self.queue_actions_of(line) {
+                let n = Node::Action(a.name.clone());
+                if !roots.contains(&n) {
+                    roots.push(n);
+                }
+            }
+        }
+        roots
+    }
+
+    /// Sections a caller can reach from an entry, by any path (agent lines are not).
     pub fn reachable(&self) -> BTreeSet<Node> {
-        let edges = self.edges();
+        let edges: Vec<Edge> = self
+            .edges()
+            .into_iter()
+            .filter(|e| e.kind != EdgeKind::TakesCallers)
+            .collect();
         let mut seen = BTreeSet::new();
-        let mut stack = vec![Node::Welcome];
+        let mut stack = self.entries();
         while let Some(n) = stack.pop() {
             if seen.insert(n.clone()) {
                 stack.extend(edges.iter().filter(|e| e.from == n).map(|e| e.to.clone()));
@@ -167,6 +212,7 @@ impl Config {
                 .map_or(0, |o| o.line),
             Node::Action(a) => self.actions.get(a).map_or(0, |a| a.line),
             Node::HangupRoute => 0,
+            Node::AgentLine(l) => self.agent_lines.get(l).map_or(0, |l| l.line),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! `ivr check` can list them all before a deploy. A `Config` that loaded
 //! without errors cannot make the flow fail at run time.
 
-mod build;
+pub(crate) mod build;
 mod graph;
 
 use std::collections::BTreeMap;
@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 
 use crate::hours::OpeningHours;
 
+pub use crate::queue::{AgentLine, LongWait, Queue};
 pub use build::{is_e164, is_email, is_http_url};
 pub use graph::{Edge, EdgeKind, Node};
 
@@ -122,10 +123,17 @@ pub struct Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionKind {
     Hangup,
-    Redirect { path: String, target: Target },
+    Redirect {
+        path: String,
+        target: Target,
+    },
     Forward(Forward),
     Voicemail(Voicemail),
-    Menu { menu: String },
+    Menu {
+        menu: String,
+    },
+    /// Callers wait in a Twilio queue until an agent line takes them.
+    Queue(Queue),
 }
 
 impl ActionKind {
@@ -136,6 +144,7 @@ impl ActionKind {
             ActionKind::Forward(_) => "forward",
             ActionKind::Voicemail(_) => "voicemail",
             ActionKind::Menu { .. } => "menu",
+            ActionKind::Queue(_) => "queue",
         }
     }
 }
@@ -191,6 +200,8 @@ pub struct Config {
     pub hours: BTreeMap<String, OpeningHours>,
     /// `[hours_NAME]` line numbers, for diagrams and messages.
     pub hours_lines: BTreeMap<String, usize>,
+    /// `[agent_line_NAME]`, by NAME: who takes callers from a queue.
+    pub agent_lines: BTreeMap<String, AgentLine>,
 }
 
 impl Config {
@@ -214,6 +225,20 @@ impl Config {
             _ => None,
         };
         own.unwrap_or(self.aws.keep_twilio_copy)
+    }
+
+    /// The agent line a recording's `initiated_by_section` names (`agent_line_NAME`).
+    pub fn agent_line_by_section(&self, section: &str) -> Option<&AgentLine> {
+        section
+            .strip_prefix("agent_line_")
+            .and_then(|name| self.agent_lines.get(name))
+    }
+
+    /// Queue actions an agent line takes callers from (same queue name).
+    pub fn queue_actions_of<'a>(&'a self, line: &'a AgentLine) -> impl Iterator<Item = &'a Action> {
+        self.actions
+            .values()
+            .filter(move |a| matches!(&a.kind, ActionKind::Queue(q) if q.queue == line.queue))
     }
 
     /// Parses and validates config text. `Err` holds every error found;

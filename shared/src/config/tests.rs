@@ -82,9 +82,21 @@ fn repository_config_demonstrates_every_feature() {
     assert!(c.main_menu.invalid.is_some() && c.main_menu.no_input.is_some());
     assert!(!c.menus.is_empty(), "a sub-menu");
     let kinds: Vec<&str> = c.actions.values().map(|a| a.kind.type_name()).collect();
-    for k in ["forward", "hangup", "redirect", "voicemail", "menu"] {
+    for k in [
+        "forward",
+        "hangup",
+        "redirect",
+        "voicemail",
+        "menu",
+        "queue",
+    ] {
         assert!(kinds.contains(&k), "no {k} action");
     }
+    assert!(c.actions.values().any(|a| matches!(&a.kind, ActionKind::Queue(q) if q.long_wait.is_some() && q.after_call_sms.is_some() && a.gate.is_some())));
+    assert!(
+        c.agent_lines.values().any(|l| l.record && l.hangup_on_star),
+        "a recorded agent line"
+    );
     assert!(c.actions.values().any(|a| matches!(&a.kind, ActionKind::Forward(f) if f.record && f.timeout.is_some() && f.caller_id.is_some())));
     assert!(c.actions.values().any(
         |a| matches!(&a.kind, ActionKind::Voicemail(v) if matches!(v.hangup, Some(Audio::Say(_))))

@@ -1,7 +1,8 @@
 //! Local adapters: the data folder (`IVR_DATA_DIR`, default `./.ivr`) stands
 //! in for S3, SES and DynamoDB, so `ivr serve` shows the whole pipeline
 //! without AWS. Layout: `recordings/<key>` (+ `.json` metadata),
-//! `outbox/*.eml`, `state/<RecordingSid>.json`, `sms/*.json`.
+//! `outbox/*.eml`, `state/<RecordingSid>.json`, `state/once/<key>` (claims
+//! made with [`StateStore::claim_once`]), `sms/*.json`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,13 +19,21 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> PortError {
 }
 
 /// Writes via a temporary file and a rename, so a crash never leaves half a file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> PortResult<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> PortResult<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io("cannot create", parent, e))?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per write: concurrent writers of one path must not share a temporary file.
+    let tmp = path.with_extension(format!("tmp{}-{}", std::process::id(), unique()));
     std::fs::write(&tmp, bytes).map_err(|e| io("cannot write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io("cannot rename", path, e))
+}
+
+/// A number no other call in this process gets: for unique file names.
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[derive(Debug, Clone)]
@@ -216,5 +225,65 @@ impl StateStore for LocalState {
             f.state.transcription_text = text.map(str::to_string);
             self.write(sid, &f)
         })
+    }
+
+    async fn claim_once(&self, key: &str, now: DateTime<Utc>) -> PortResult<bool> {
+        // One file per key, created with O_EXCL: atomic even across processes.
+        let dir = self.dir.join("once");
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+        let path = dir.join(once_file_name(key));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                use std::io::Write;
+                let _ = writeln!(
+                    f,
+                    "{}",
+                    serde_json::json!({ "key": key, "claimed_at": now })
+                );
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io("cannot create", &path, e)),
+        }
+    }
+}
+
+/// A file name for any key: safe characters kept, the rest hex-escaped (so distinct keys never collide).
+fn once_file_name(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 5);
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("~{b:02x}"));
+        }
+    }
+    out.push_str(".json");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn claim_once_is_true_once_per_key() {
+        let dir = std::env::temp_dir().join(format!("ivr-once-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = LocalState::new(dir.clone());
+        let now = Utc::now();
+        assert!(state.claim_once("after-call-sms/CA1", now).await.unwrap());
+        assert!(!state.claim_once("after-call-sms/CA1", now).await.unwrap());
+        assert!(state.claim_once("after-call-sms/CA2", now).await.unwrap());
+        // Keys that differ only in unsafe characters stay distinct.
+        assert!(state.claim_once("a/b", now).await.unwrap());
+        assert!(state.claim_once("a.b", now).await.unwrap());
+        assert!(!state.claim_once("a/b", now).await.unwrap());
+        assert_ne!(once_file_name("a/b"), once_file_name("a.b"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

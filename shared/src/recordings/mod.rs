@@ -31,7 +31,8 @@ pub struct RecordingJob {
     /// Twilio's `RecordingUrl` (no extension).
     pub recording_url: String,
     pub duration_seconds: Option<u32>,
-    /// The action that recorded it (`initiated_by_section`).
+    /// The section that recorded it (`initiated_by_section`): an action's
+    /// name, or `agent_line_NAME` for an agent line.
     pub section: String,
     /// The caller's and the called number, carried in the callback URL.
     pub caller: Option<String>,
@@ -64,8 +65,15 @@ pub struct JobState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    /// Try again after `after` (failed step, waiting for a transcription, or another worker busy).
+    /// A step failed: try again after `after` (counts toward the attempt limit).
     Retry {
+        after: Duration,
+        reason: String,
+    },
+    /// Nothing failed, it is just not time yet (a transcription to wait for,
+    /// another worker holding the lease): look again after `after`, without
+    /// counting an attempt.
+    Wait {
         after: Duration,
         reason: String,
     },
@@ -137,6 +145,16 @@ struct Plan {
 }
 
 fn plan(config: &Config, section: &str) -> Option<Plan> {
+    if let Some(line) = config.agent_line_by_section(section) {
+        // A recorded agent call: exported like a recorded forward, without alerts.
+        return line.record.then(|| Plan {
+            sms: None,
+            email_to: Vec::new(),
+            attach: false,
+            transcribe: false,
+            delete_from_twilio: !line.keep_twilio_copy.unwrap_or(config.aws.keep_twilio_copy),
+        });
+    }
     let action = config.action(section)?;
     let delete_from_twilio = !config.keeps_twilio_copy(action);
     match &action.kind {
@@ -176,7 +194,7 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
         let mut state = match self.state.claim(sid, owner, now, self.settings.lease).await {
             Ok(Claim::Acquired(s)) => s,
             Ok(Claim::Busy) => {
-                return Outcome::Retry {
+                return Outcome::Wait {
                     after: self.settings.lease,
                     reason: "another worker holds this recording".into(),
                 }
@@ -227,7 +245,9 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
                 .to_std()
                 .unwrap_or_default();
             if waited < self.settings.transcription_wait {
-                return Ok(Outcome::Retry {
+                // Not an attempt: undo the count so waiting never exhausts the retries.
+                state.attempts = state.attempts.saturating_sub(1);
+                return Ok(Outcome::Wait {
                     after: Duration::from_secs(30),
                     reason: "waiting for Twilio's transcription".into(),
                 });
@@ -383,6 +403,38 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
     }
 }
 
+/// Carries out [`crate::flow::Effect::SendSms`]: claims `key` in `state`,
+/// then sends through `twilio` — so the SMS goes at most once per key,
+/// whatever Twilio retries or duplicates. Never fails the request that
+/// asked for it (the caller is still on the line): problems are logged at
+/// error level and described in the returned text. A claimed SMS whose
+/// sending failed is not retried; a missing thank-you beats a second one.
+pub async fn send_sms_once<K: StateStore, T: TwilioApi>(
+    state: &K,
+    twilio: &T,
+    key: &str,
+    from: &str,
+    to: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> String {
+    match state.claim_once(key, now).await {
+        Ok(true) => {}
+        Ok(false) => return format!("{key}: already sent, not sent again"),
+        Err(e) => {
+            tracing::error!(key, error = %e, "SMS not sent: cannot claim it (so it cannot be sent exactly once)");
+            return format!("{key}: not sent: claiming failed: {e}");
+        }
+    }
+    match twilio.send_sms(from, to, body).await {
+        Ok(sid) => format!("{key}: sent {sid}"),
+        Err(e) => {
+            tracing::error!(key, error = %e, "SMS not sent: Twilio refused or could not be reached; not retried");
+            format!("{key}: not sent: {e}")
+        }
+    }
+}
+
 fn retry_or_fail(attempt: u32, e: &PortError, what: &str) -> Outcome {
     match e {
         PortError::Transient(_) => Outcome::Retry {
@@ -454,3 +506,37 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod agent_line_plan {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        let text = format!(
+            "[ivr]\ntimezone = Europe/London\n[ivr_menu]\nsay = Hi.\n[ivr_menu_option_1]\naction = q\n\
+             [action_q]\ntype = queue\nqueue = radio\n[agent_line_dj]\nqueue = radio\nagents = +447700900010\n{extra}"
+        );
+        Config::parse(&text).unwrap().config
+    }
+
+    #[test]
+    fn recorded_agent_calls_are_exported_and_deleted_without_alerts() {
+        let plan_of = |extra: &str| plan(&config(extra), "agent_line_dj");
+        assert_eq!(
+            plan_of("record = yes\n"),
+            Some(Plan {
+                sms: None,
+                email_to: Vec::new(),
+                attach: false,
+                transcribe: false,
+                delete_from_twilio: true,
+            })
+        );
+        assert_eq!(
+            plan_of("record = yes\nkeep_twilio_copy = yes\n").map(|p| p.delete_from_twilio),
+            Some(false)
+        );
+        assert_eq!(plan_of(""), None, "a line that does not record");
+        assert_eq!(plan(&config("record = yes\n"), "agent_line_other"), None);
+    }
+}

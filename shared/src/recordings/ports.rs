@@ -125,6 +125,14 @@ pub trait StateStore: Send + Sync {
         status: &str,
         text: Option<&str>,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// Claims `key` for good: `true` for the first caller ever, `false` for
+    /// every later one (an effect that must happen at most once, such as an
+    /// after-call SMS per CallSid). Atomic across processes.
+    fn claim_once(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = PortResult<bool>> + Send;
 }
 
 /// The durable queue between the webhook and the worker: SQS, or in-process.

@@ -267,7 +267,9 @@ impl World {
         for round in 1..=200 {
             match self.pipeline().process(job, owner, now()).await {
                 // A real queue waits `after`; a short pause keeps the test quick.
-                Outcome::Retry { .. } => tokio::time::sleep(Duration::from_millis(2)).await,
+                Outcome::Retry { .. } | Outcome::Wait { .. } => {
+                    tokio::time::sleep(Duration::from_millis(2)).await
+                }
                 other => return (other, round),
             }
         }
@@ -412,10 +414,17 @@ async fn keep_twilio_copy_skips_the_delete() {
 async fn alerts_wait_for_the_transcription_then_include_it() {
     let w = world(1, MemStore::default());
     let j = job(0, "tx");
-    assert!(matches!(
-        w.pipeline().process(&j, "w1", now()).await,
-        Outcome::Retry { .. }
-    ));
+    for _ in 0..20 {
+        assert!(matches!(
+            w.pipeline().process(&j, "w1", now()).await,
+            Outcome::Wait { .. }
+        ));
+    }
+    assert_eq!(
+        w.state.get(&sid(0)).unwrap().attempts,
+        0,
+        "waiting is not an attempt"
+    );
     assert!(w.mailer.sent.lock().unwrap().is_empty());
     w.state
         .record_transcription(
@@ -466,7 +475,7 @@ async fn a_held_lease_makes_others_wait() {
     assert!(matches!(lease, Claim::Acquired(_)));
     assert!(matches!(
         w.pipeline().process(&job(0, "vm"), "w1", now()).await,
-        Outcome::Retry { .. }
+        Outcome::Wait { .. }
     ));
     assert!(w.twilio.sms.lock().unwrap().is_empty());
     // An expired lease is taken over.

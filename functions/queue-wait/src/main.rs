@@ -1,0 +1,6 @@
+//! `/ivr/queue/wait` on AWS Lambda: wiring only; the handler lives in `shared`.
+
+#[tokio::main]
+async fn main() -> Result<(), shared::lambda::Error> {
+    shared::lambda::run(shared::Function::QueueWait).await
+}
