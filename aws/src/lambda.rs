@@ -11,7 +11,9 @@ pub use lambda_http::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::flow::Effect;
-use shared::recordings::{send_sms_once, JobQueue, Outcome, Pipeline, Settings, StateStore};
+use shared::recordings::{
+    keep_transcription, send_sms_once, JobQueue, Outcome, Pipeline, Settings,
+};
 use shared::shell::{self, ConfigSource, EffectRunner};
 use shared::twilio::TwilioClient;
 use shared::web::WARMUP_USER_AGENT;
@@ -46,12 +48,7 @@ impl EffectRunner for WebhookEffects {
                 recording_sid,
                 status,
                 text,
-            } => self
-                .state
-                .record_transcription(recording_sid, status, text.as_deref())
-                .await
-                .map(|_| format!("transcription {status} kept for {recording_sid}"))
-                .map_err(|e| e.to_string()),
+            } => keep_transcription(&self.state, recording_sid, status, text.as_deref()).await,
             other => Err(format!("this function cannot carry out {}", other.name())),
         }
     }

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use shared::config::Config;
 use shared::flow::Effect;
 use shared::recordings::{
+    keep_transcription,
     local::{self, LocalMailer, LocalState, LocalStore},
     send_sms_once, Media, Outcome, Pipeline, PortError, PortResult, RecordingJob, Settings,
-    StateStore, TwilioApi,
+    TwilioApi,
 };
 use shared::shell::EffectRunner;
 use tokio::sync::mpsc;
@@ -60,12 +61,10 @@ impl EffectRunner for LocalRunner {
                 recording_sid,
                 status,
                 text,
-            } => self
-                .state
-                .record_transcription(recording_sid, status, text.as_deref())
-                .await
-                .map(|_| format!("transcription {status} kept for {recording_sid}"))
-                .map_err(|e| e.to_string()),
+            } => {
+                keep_transcription(self.state.as_ref(), recording_sid, status, text.as_deref())
+                    .await
+            }
             Effect::SendSms {
                 key,
                 from,

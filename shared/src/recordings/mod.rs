@@ -409,6 +409,21 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
 /// asked for it (the caller is still on the line): problems are logged at
 /// error level and described in the returned text. A claimed SMS whose
 /// sending failed is not retried; a missing thank-you beats a second one.
+/// Carries out [`Effect::RecordTranscription`](crate::flow::Effect): the
+/// same for every runner, local or AWS.
+pub async fn keep_transcription<K: StateStore>(
+    state: &K,
+    recording_sid: &str,
+    status: &str,
+    text: Option<&str>,
+) -> Result<String, String> {
+    state
+        .record_transcription(recording_sid, status, text)
+        .await
+        .map(|_| format!("transcription {status} kept for {recording_sid}"))
+        .map_err(|e| e.to_string())
+}
+
 pub async fn send_sms_once<K: StateStore, T: TwilioApi>(
     state: &K,
     twilio: &T,
