@@ -156,24 +156,21 @@ fn start_ivr(config: &Path, data: &Path, moto: &str, prism: &str) -> (Proc, Stri
     (Proc(child), base, log_path)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
-    let (_moto, moto) = start_moto();
-    let (_prism, prism) = start_prism();
-    let conf = sdk(&moto);
+/// The bucket, the state table and a verified SES sender, on moto.
+async fn provision(
+    conf: &SdkConfig,
+    bucket: &str,
+    table: &str,
+) -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&conf)
+        aws_sdk_s3::config::Builder::from(conf)
             .force_path_style(true)
             .build(),
     );
-    s3.create_bucket()
-        .bucket("ivr-recordings")
-        .send()
-        .await
-        .unwrap();
-    let ddb = aws_sdk_dynamodb::Client::new(&conf);
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let ddb = aws_sdk_dynamodb::Client::new(conf);
     ddb.create_table()
-        .table_name("ivr-state")
+        .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder()
@@ -192,12 +189,22 @@ async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
         .send()
         .await
         .unwrap();
-    aws_sdk_sesv2::Client::new(&conf)
+    aws_sdk_sesv2::Client::new(conf)
         .create_email_identity()
         .email_identity("ivr@example.com")
         .send()
         .await
         .unwrap();
+
+    (s3, ddb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
+    let (_moto, moto) = start_moto();
+    let (_prism, prism) = start_prism();
+    let conf = sdk(&moto);
+    let (s3, ddb) = provision(&conf, "ivr-recordings", "ivr-state").await;
 
     let data = std::env::temp_dir().join(format!("ivr-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&data).unwrap();
@@ -379,4 +386,285 @@ async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
     let again = state.get(&sid).await.unwrap().unwrap();
     assert!(again.sms_sent && again.email_sent && again.twilio_deleted);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+// ---------------------------------------------------------------------------
+// Faults injected on the Rust side, over the real adapters (moto cannot fail
+// on purpose): S3 puts, SES sends, Twilio downloads, SMS and DELETEs fail some
+// of the time over many recordings.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use shared::recordings::{
+    Mailer, Media, ObjectInfo, Outcome, Pipeline, PortError, PortResult, RecordingJob,
+    RecordingStore, Settings, TwilioApi,
+};
+
+/// Fails a call with probability `rate`, deterministically from a seed.
+struct Faults {
+    rate: u64,
+    seed: AtomicU64,
+    injected: AtomicUsize,
+}
+
+impl Faults {
+    fn new(percent: u64, seed: u64) -> Self {
+        Faults {
+            rate: percent,
+            seed: AtomicU64::new(seed),
+            injected: AtomicUsize::new(0),
+        }
+    }
+
+    fn hit(&self, what: &str) -> PortResult<()> {
+        let mut x = self.seed.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed.store(x, Ordering::Relaxed);
+        if x % 100 < self.rate {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            Err(PortError::Transient(format!("injected fault: {what}")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+struct FlakyStore(ivr_aws::S3Store, Faults);
+
+impl RecordingStore for FlakyStore {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        ct: &str,
+        meta: &[(String, String)],
+    ) -> PortResult<()> {
+        self.1.hit("S3 put")?;
+        self.0.put(key, bytes, ct, meta).await
+    }
+
+    async fn head(&self, key: &str) -> PortResult<Option<ObjectInfo>> {
+        self.0.head(key).await
+    }
+
+    async fn link(&self, key: &str, expires: Duration) -> PortResult<String> {
+        self.0.link(key, expires).await
+    }
+}
+
+struct FlakyMailer(ivr_aws::SesMailer, Faults);
+
+impl Mailer for FlakyMailer {
+    async fn send_raw(&self, from: &str, to: &[String], mime: &[u8]) -> PortResult<String> {
+        self.1.hit("SES send")?;
+        self.0.send_raw(from, to, mime).await
+    }
+}
+
+/// Twilio REST (Prism) with faults; records every SMS and DELETE that went
+/// through, and every DELETE of a recording whose copy was not in S3 then.
+struct FlakyTwilio {
+    inner: shared::twilio::TwilioClient,
+    faults: Faults,
+    store: ivr_aws::S3Store,
+    sms: AtomicUsize,
+    deleted: Mutex<Vec<String>>,
+    premature: Mutex<Vec<String>>,
+}
+
+impl TwilioApi for FlakyTwilio {
+    async fn download(&self, url: &str) -> PortResult<Media> {
+        self.faults.hit("download")?;
+        self.inner.download(url).await
+    }
+
+    async fn delete_recording(&self, sid: &str) -> PortResult<()> {
+        self.faults.hit("Twilio DELETE")?;
+        let listed = self
+            .store
+            .client
+            .list_objects_v2()
+            .bucket(&self.store.bucket)
+            .send()
+            .await
+            .map_err(|e| PortError::Transient(e.to_string()))?;
+        let has_copy = listed
+            .contents()
+            .iter()
+            .any(|o| o.key().is_some_and(|k| k.ends_with(&format!("/{sid}.mp3"))));
+        if !has_copy {
+            self.premature.lock().unwrap().push(sid.to_string());
+        }
+        self.inner.delete_recording(sid).await?;
+        self.deleted.lock().unwrap().push(sid.to_string());
+        Ok(())
+    }
+
+    async fn send_sms(&self, from: &str, to: &str, body: &str) -> PortResult<String> {
+        self.faults.hit("Twilio SMS")?;
+        let sid = TwilioApi::send_sms(&self.inner, from, to, body).await?;
+        self.sms.fetch_add(1, Ordering::SeqCst);
+        Ok(sid)
+    }
+}
+
+/// Serves `…/Recordings/RE….mp3` (any SID) on 127.0.0.1, in a thread.
+fn media_server() -> String {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                    line.clear();
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                let body = format!("audio for {path}").into_bytes();
+                let mut s = &stream;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_faults_nothing_is_lost_nothing_deleted_early_each_effect_once() {
+    let (_moto, moto) = start_moto();
+    let (_prism, prism) = start_prism();
+    let conf = sdk(&moto);
+    let (s3, ddb) = provision(&conf, "faulty-recordings", "faulty-state").await;
+    let media = media_server();
+    let config = shared::Config::parse(
+        &std::fs::read_to_string(repo().join("config.ini"))
+            .unwrap()
+            .replace(
+                "voicemail_max_length = 300\n",
+                "voicemail_max_length = 300\nvoicemail_alert_email_to = office@example.com\n",
+            ),
+    )
+    .unwrap()
+    .config;
+    let mut settings = Settings::from_config(&config);
+    settings.email_from = Some("ivr@example.com".into());
+    let s3_store = ivr_aws::S3Store::new(s3.clone(), "faulty-recordings");
+    let store = FlakyStore(s3_store.clone(), Faults::new(30, 0x9E37_79B9_7F4A_7C15));
+    let mailer = FlakyMailer(
+        ivr_aws::SesMailer::new(aws_sdk_sesv2::Client::new(&conf)),
+        Faults::new(30, 0xD1B5_4A32_D192_ED03),
+    );
+    let twilio = FlakyTwilio {
+        inner: shared::twilio::TwilioClient::new(&prism, ACCOUNT, TOKEN).unwrap(),
+        faults: Faults::new(30, 0x2545_F491_4F6C_DD1D),
+        store: s3_store,
+        sms: AtomicUsize::new(0),
+        deleted: Mutex::default(),
+        premature: Mutex::default(),
+    };
+    let state = ivr_aws::DynamoState::new(ddb.clone(), "faulty-state");
+    let pipeline = Pipeline {
+        config: &config,
+        settings: &settings,
+        store: &store,
+        mailer: &mailer,
+        twilio: &twilio,
+        state: &state,
+    };
+    const N: usize = 24;
+    let now = chrono::DateTime::parse_from_rfc3339(TUESDAY_MORNING)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let jobs: Vec<RecordingJob> = (0..N)
+        .map(|n| RecordingJob {
+            recording_sid: format!("RE{n:032x}"),
+            call_sid: format!("CA{n:032x}"),
+            recording_url: format!("{media}/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE{n:032x}"),
+            duration_seconds: Some(9),
+            section: "voicemail".into(),
+            caller: Some("+447700900555".into()),
+            called: Some("+442079460123".into()),
+            received_at: now,
+        })
+        .collect();
+    // Each job is delivered again until it is done, as SQS would; a duplicate
+    // delivery of every job is interleaved too.
+    let mut pending: Vec<&RecordingJob> = jobs.iter().chain(jobs.iter()).collect();
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        assert!(rounds < 100, "jobs never finished: {}", pending.len());
+        let mut next = Vec::new();
+        for job in pending {
+            match pipeline.process(job, "worker-1", now).await {
+                Outcome::Done => {}
+                Outcome::Retry { .. } | Outcome::Wait { .. } => next.push(job),
+                Outcome::Failed { reason } => panic!("{}: {reason}", job.recording_sid),
+            }
+        }
+        pending = next;
+    }
+    let injected = store.1.injected.load(Ordering::Relaxed)
+        + mailer.1.injected.load(Ordering::Relaxed)
+        + twilio.faults.injected.load(Ordering::Relaxed);
+    assert!(injected >= N, "faults were injected ({injected})");
+
+    // Nothing lost: every recording is in S3 with its bytes.
+    let listed = s3
+        .list_objects_v2()
+        .bucket("faulty-recordings")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.contents().len(), N, "one object per recording");
+    for job in &jobs {
+        let s = state.get(&job.recording_sid).await.unwrap().expect("state");
+        let stored = s.stored.clone().expect("stored");
+        let obj = s3
+            .get_object()
+            .bucket("faulty-recordings")
+            .key(&stored.key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = obj.body.collect().await.unwrap().into_bytes();
+        assert!(String::from_utf8_lossy(&bytes).ends_with(&format!("{}.mp3", job.recording_sid)));
+        assert!(s.sms_sent && s.email_sent && s.twilio_deleted, "{s:?}");
+    }
+    // Each effect once; no DELETE before its copy existed.
+    assert_eq!(twilio.sms.load(Ordering::SeqCst), N, "one SMS each");
+    let mut deleted = twilio.deleted.lock().unwrap().clone();
+    assert_eq!(deleted.len(), N, "one DELETE each");
+    deleted.sort();
+    deleted.dedup();
+    assert_eq!(deleted.len(), N);
+    assert!(
+        twilio.premature.lock().unwrap().is_empty(),
+        "a DELETE before the copy existed"
+    );
+    let sent: serde_json::Value = serde_json::from_str(
+        &ureq::get(&format!("{moto}/moto-api/data.json"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        sent["ses"]["RawMessage"].as_array().map(Vec::len),
+        Some(N),
+        "one email each"
+    );
 }
