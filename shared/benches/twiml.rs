@@ -127,10 +127,10 @@ impl Case {
     }
 
     /// All parameters the flow sees: the form, then the query string.
-    fn flow_params(&self) -> Params {
-        let mut p = Params(self.params.clone());
+    fn flow_params(&self) -> Params<'static> {
+        let mut p = Params::from_pairs(&self.params);
         if let Some(q) = self.query {
-            p.0.extend(Params::from_query(q).0);
+            p.0.extend(Params::from_pairs(&Params::from_query(q).0).0);
         }
         p
     }

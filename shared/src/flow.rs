@@ -6,6 +6,8 @@
 //! apologised for and the caller is taken back to a menu, never handed
 //! Twilio's "application error".
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 use crate::config::{ActionKind, Audio, Config, HoursGate, Menu};
@@ -16,21 +18,34 @@ use crate::twiml::{
 };
 
 /// Request parameters: the POST form and the query string, in that order.
+/// Borrowed from the request where no decoding was needed: a webhook carries
+/// some 25 parameters and the flow reads a handful.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(pub Vec<(String, String)>);
+pub struct Params<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Params {
+impl<'a> Params<'a> {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
-    pub fn from_query(query: &str) -> Self {
+    pub fn from_query(query: &'a str) -> Self {
+        Params(form_urlencoded::parse(query.as_bytes()).collect())
+    }
+
+    /// Owned parameters from name/value pairs (tests, tools).
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Params<'static> {
         Params(
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        Cow::Owned(k.as_ref().to_string()),
+                        Cow::Owned(v.as_ref().to_string()),
+                    )
+                })
                 .collect(),
         )
     }
@@ -41,7 +56,7 @@ impl Params {
 pub struct Call<'a> {
     /// Public base URL (scheme, host, stage), without a trailing slash.
     pub base: &'a str,
-    pub params: &'a Params,
+    pub params: &'a Params<'a>,
     pub now: DateTime<Utc>,
 }
 

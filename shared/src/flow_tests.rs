@@ -18,12 +18,7 @@ const OPEN: &str = "2026-11-24T10:00:00Z";
 
 fn run(cfg: &str, route: Route, params: &[(&str, &str)], now: &str) -> (Node, Reply) {
     let config = Config::parse(cfg).unwrap().config;
-    let params = Params(
-        params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
+    let params = Params::from_pairs(params);
     let call = Call {
         base: BASE,
         params: &params,

@@ -477,12 +477,7 @@ const DJ: &str = "+447700900010";
 
 fn run(cfg: &str, route: Route, params: &[(&str, &str)], now: &str) -> (Node, crate::flow::Reply) {
     let config = Config::parse(cfg).unwrap().config;
-    let params = Params(
-        params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    );
+    let params = Params::from_pairs(params);
     let call = Call {
         base: BASE,
         params: &params,

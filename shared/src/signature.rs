@@ -17,10 +17,10 @@ pub fn compute(auth_token: &str, url: &str, params: &[(String, String)]) -> Stri
 }
 
 /// True if `signature` is valid for a form-encoded (or GET) request. `params` are the decoded POST body params (empty for GET).
-pub fn validate_form(
+pub fn validate_form<K: AsRef<str>, V: AsRef<str>>(
     auth_token: &str,
     url: &str,
-    params: &[(String, String)],
+    params: &[(K, V)],
     signature: &str,
 ) -> bool {
     let sorted = sorted_params(params);
@@ -44,10 +44,10 @@ pub fn validate_json(auth_token: &str, url: &str, body: &[u8], signature: &str) 
 /// Sorted by name then value (byte order of UTF-8 is code-point order, as Python's sort),
 /// with identical name/value pairs collapsed: twilio-python sorts `set(values)` and
 /// twilio-node a `Set`, so a repeated identical pair is signed once.
-fn sorted_params(params: &[(String, String)]) -> Vec<(&str, &str)> {
+fn sorted_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<(&str, &str)> {
     let mut sorted: Vec<(&str, &str)> = params
         .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .map(|(n, v)| (n.as_ref(), v.as_ref()))
         .collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -303,7 +303,12 @@ mod tests {
         let url = "https://example.com/status?CallSid=CA0123&CallStatus=completed";
         let sig = "8DFzwgYP4LYRRW9Szd9+LjA4s4E=";
         assert_eq!(compute(REF_TOKEN, url, &[]), sig);
-        assert!(validate_form(REF_TOKEN, url, &[], sig));
+        assert!(validate_form(
+            REF_TOKEN,
+            url,
+            &[] as &[(String, String)],
+            sig
+        ));
     }
 
     #[test]
@@ -496,7 +501,12 @@ mod tests {
     #[test]
     fn empty_signature_fails() {
         assert!(!validate_form(DOC_TOKEN, DOC_URL, &doc_params(), ""));
-        assert!(!validate_form(REF_TOKEN, "https://example.com/", &[], ""));
+        assert!(!validate_form(
+            REF_TOKEN,
+            "https://example.com/",
+            &[] as &[(String, String)],
+            ""
+        ));
         assert!(!validate_json(
             REF_TOKEN,
             REF_JSON_URL,

@@ -127,11 +127,12 @@ impl App {
             .unwrap_or("")
             .to_ascii_lowercase();
         let is_json = content_type.starts_with("application/json");
-        let form: Vec<(String, String)> = if req.method == Method::POST && !is_json {
-            form_urlencoded::parse(&req.body).into_owned().collect()
-        } else {
-            Vec::new()
-        };
+        let form: Vec<(std::borrow::Cow<str>, std::borrow::Cow<str>)> =
+            if req.method == Method::POST && !is_json {
+                form_urlencoded::parse(&req.body).collect()
+            } else {
+                Vec::new()
+            };
         if let Some(token) = &self.auth_token {
             let mut url = format!("{base}{}", req.path);
             if let Some(q) = &req.query {
