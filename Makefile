@@ -12,11 +12,6 @@ VBIN := $(CURDIR)/$(VENV)/bin
 # cargo-lambda finds zig through the venv's python: the venv goes first on PATH.
 TOOLS_ENV := PATH="$(VBIN):$$PATH" SAM_CLI_TELEMETRY=0
 LAMBDA_DIR := target/lambda-$(ARCH)
-# Non-PIE executables, as .cargo/config.toml sets for arm64: chrono-tz's
-# tables carry ~33,000 pointers that a PIE binary relocates at every cold
-# start (see BENCHMARKS.md). For the x86_64 fallback it is set here, per
-# target, so host build scripts and proc-macros are unaffected.
-LAMBDA_RUSTFLAGS := -C relocation-model=static
 ifeq ($(ARCH),arm64)
   RUST_TARGET := aarch64-unknown-linux-gnu
   LAMBDA_ARCH_FLAG := --arm64
@@ -79,8 +74,7 @@ validate: tools
 ## build: release zips of every function for $(ARCH) in $(LAMBDA_DIR)/<function>/bootstrap.zip
 build: tools
 	rustup target add $(RUST_TARGET) || { echo "Cannot add the $(RUST_TARGET) Rust target: use 'make build ARCH=x86_64' and deploy with 'make deploy ARCH=x86_64'"; exit 1; }
-	$(TOOLS_ENV) CARGO_TARGET_$(shell echo $(RUST_TARGET) | tr a-z- A-Z_)_RUSTFLAGS="$(LAMBDA_RUSTFLAGS)" \
-	  cargo lambda build --release $(LAMBDA_ARCH_FLAG) --output-format zip --lambda-dir $(LAMBDA_DIR) $(addprefix -p ,$(FUNCTIONS))
+	$(TOOLS_ENV) cargo lambda build --release $(LAMBDA_ARCH_FLAG) --output-format zip --lambda-dir $(LAMBDA_DIR) $(addprefix -p ,$(FUNCTIONS))
 	@$(MAKE) --no-print-directory sizes
 
 sizes:
