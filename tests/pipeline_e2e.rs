@@ -156,6 +156,16 @@ fn start_ivr(config: &Path, data: &Path, moto: &str, prism: &str) -> (Proc, Stri
     (Proc(child), base, log_path)
 }
 
+/// moto's record of what it did (sent mail is under `ses.RawMessage`).
+fn moto_data(moto: &str) -> serde_json::Value {
+    let body = ureq::get(&format!("{moto}/moto-api/data.json"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
 /// The bucket, the state table and a verified SES sender, on moto.
 async fn provision(
     conf: &SdkConfig,
@@ -318,14 +328,7 @@ async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
     );
 
     // The email, in moto's record of sent mail.
-    let sent: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("{moto}/moto-api/data.json"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let sent = moto_data(&moto);
     let raw = sent["ses"]["RawMessage"]
         .as_array()
         .cloned()
@@ -363,14 +366,7 @@ async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let sent: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("{moto}/moto-api/data.json"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let sent = moto_data(&moto);
     assert_eq!(
         sent["ses"]["RawMessage"].as_array().map(Vec::len),
         Some(1),
@@ -654,14 +650,7 @@ async fn under_faults_nothing_is_lost_nothing_deleted_early_each_effect_once() {
         twilio.premature.lock().unwrap().is_empty(),
         "a DELETE before the copy existed"
     );
-    let sent: serde_json::Value = serde_json::from_str(
-        &ureq::get(&format!("{moto}/moto-api/data.json"))
-            .call()
-            .unwrap()
-            .into_string()
-            .unwrap(),
-    )
-    .unwrap();
+    let sent = moto_data(&moto);
     assert_eq!(
         sent["ses"]["RawMessage"].as_array().map(Vec::len),
         Some(N),
