@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use shared::flow::{DEFAULT_INVALID, DEFAULT_RECOVER};
 
-const S3: &str = "https://twilio-aws-ivr.s3.amazonaws.com";
+const S3: &str = "https://audio.example.net/ivr";
 
 fn s3(file: &str) -> String {
     format!("{S3}/{file}")
@@ -47,7 +47,7 @@ fn fixture_menu(srv: &Server) -> Node {
     response(vec![
         gather(
             &srv.url("/ivr/menu"),
-            vec![play(&s3("02_menu.mp3")), pause(3)],
+            vec![play(&s3("main-menu.mp3")), pause(3)],
         ),
         redirect(&srv.url("/ivr/action/hangup_with_goodbye")),
     ])
@@ -224,7 +224,7 @@ fn voicemail_config(tag: &str, transcribe: bool) -> TempConfig {
 fn fixture_welcome_plays_then_redirects_to_menu() {
     let srv = Server::fixture();
     let expected = response(vec![
-        play(&s3("01_welcome.mp3")),
+        play(&s3("welcome.mp3")),
         redirect(&srv.url("/ivr/menu")),
     ]);
     assert_twiml(&srv.post("/ivr", &with(&[])), &expected);
@@ -247,19 +247,19 @@ fn fixture_menu_gathers_one_digit_then_gives_up_after_one_loop() {
 fn fixture_menu_digit_plays_option_sample_and_redirects_to_its_action() {
     let srv = Server::fixture();
     let options: &[(&str, Option<&str>, &str)] = &[
-        ("0", Some("03_action_sample.mp3"), "hangup_without_goodbye"),
-        ("1", Some("03_action_hangup.mp3"), "hangup_without_goodbye"),
-        ("2", Some("03_action_redirect.mp3"), "redirect_example"),
-        ("3", Some("03_action_forward.mp3"), "forward_example"),
-        ("4", Some("03_action_voicemail.mp3"), "voicemail_example"),
+        ("0", Some("option-sample.mp3"), "hangup_without_goodbye"),
+        ("1", Some("option-hangup.mp3"), "hangup_without_goodbye"),
+        ("2", Some("option-redirect.mp3"), "redirect_example"),
+        ("3", Some("option-forward.mp3"), "forward_example"),
+        ("4", Some("option-voicemail.mp3"), "voicemail_example"),
         (
             "5",
-            Some("03_hours_morning_or_afternoon.mp3"),
+            Some("option-morning-afternoon.mp3"),
             "redirect_morning_or_afternoon",
         ),
         (
             "6",
-            Some("03_hours_weekday_or_weekend.mp3"),
+            Some("option-weekday-weekend.mp3"),
             "redirect_weekday_or_weekend",
         ),
         ("7", None, "back_to_menu"),
@@ -287,7 +287,7 @@ fn fixture_menu_option_path_4() {
     assert_twiml(
         &srv.post("/ivr/menu/4", &with(&[])),
         &response(vec![
-            play(&s3("03_action_voicemail.mp3")),
+            play(&s3("option-voicemail.mp3")),
             redirect(&srv.url("/ivr/action/voicemail_example")),
         ]),
     );
@@ -299,7 +299,7 @@ fn fixture_forward_action_dials_with_status_callback() {
     assert_twiml(
         &srv.post("/ivr/action/forward_example", &with(&[])),
         &response(vec![
-            play(&s3("04_forward_example.mp3")),
+            play(&s3("connecting.mp3")),
             fixture_dial(&srv),
         ]),
     );
@@ -331,7 +331,7 @@ fn fixture_voicemail_action_records_with_callbacks() {
     assert_twiml(
         &srv.post("/ivr/action/voicemail_example", &with(&[])),
         &response(vec![
-            play(&s3("04_all_lines_busy.mp3")),
+            play(&s3("lines-busy.mp3")),
             pause(1),
             fixture_record(&srv, ALERT_SMS),
         ]),
@@ -345,7 +345,7 @@ fn fixture_voicemail_action_records_with_callbacks() {
     assert_twiml(
         &srv.post("/ivr/action/voicemail_example", &no_numbers),
         &response(vec![
-            play(&s3("04_all_lines_busy.mp3")),
+            play(&s3("lines-busy.mp3")),
             pause(1),
             fixture_record(&srv, ALERT_SMS_BARE),
         ]),
@@ -354,7 +354,7 @@ fn fixture_voicemail_action_records_with_callbacks() {
     assert_twiml(
         &srv.post("/ivr/action/voicemail_example", &only_from),
         &response(vec![
-            play(&s3("04_all_lines_busy.mp3")),
+            play(&s3("lines-busy.mp3")),
             pause(1),
             fixture_record(&srv, &format!("{ALERT_SMS_BARE}&caller=%2B447700900555")),
         ]),
@@ -372,7 +372,7 @@ fn voicemail_transcribe_yes_asks_twilio_for_a_transcription() {
         .push(("transcribeCallback".into(), srv.url(ALERT_SMS_BARE)));
     assert_twiml(
         &srv.post("/ivr/action/voicemail_example", &with(&[])),
-        &response(vec![play(&s3("04_all_lines_busy.mp3")), pause(1), record]),
+        &response(vec![play(&s3("lines-busy.mp3")), pause(1), record]),
     );
     // Without `transcribe = yes` (the fixture, email or not) nothing is asked.
     let plain = voicemail_config("vm-no-transcribe-twiml", false);
@@ -380,7 +380,7 @@ fn voicemail_transcribe_yes_asks_twilio_for_a_transcription() {
     assert_twiml(
         &srv.post("/ivr/action/voicemail_example", &with(&[])),
         &response(vec![
-            play(&s3("04_all_lines_busy.mp3")),
+            play(&s3("lines-busy.mp3")),
             pause(1),
             fixture_record(&srv, ALERT_SMS),
         ]),
@@ -393,20 +393,20 @@ fn fixture_other_actions() {
     let cases = [
         (
             "hangup_with_goodbye",
-            response(vec![play(&s3("04_hangup.mp3")), hangup()]),
+            response(vec![play(&s3("goodbye.mp3")), hangup()]),
         ),
         ("hangup_without_goodbye", response(vec![hangup()])),
         (
             "redirect_example",
             response(vec![
-                play(&s3("04_redirect_example.mp3")),
+                play(&s3("redirecting.mp3")),
                 redirect(&srv.url("/ivr/action/hangup_with_goodbye")),
             ]),
         ),
         (
             "back_to_menu",
             response(vec![
-                play(&s3("03_back_to_menu.mp3")),
+                play(&s3("back-to-menu.mp3")),
                 redirect(&srv.url("/ivr/menu")),
             ]),
         ),
@@ -457,7 +457,7 @@ fn fixture_voicemail_hangup_plays_goodbye_and_hangs_up() {
                 ("Digits", "hangup"),
             ]),
         ),
-        &response(vec![play(&s3("04_all_lines_busy_bye.mp3")), hangup()]),
+        &response(vec![play(&s3("lines-busy-bye.mp3")), hangup()]),
     );
 }
 
@@ -900,7 +900,7 @@ fn bug_voicemail_alert_with_section_of_wrong_type() {
 fn bug_forward_action_without_play_sample_dials() {
     let text = replace_once(
         &read(&fixture_config()),
-        "play_sample = https://twilio-aws-ivr.s3.amazonaws.com/04_forward_example.mp3\n",
+        "play_sample = https://audio.example.net/ivr/connecting.mp3\n",
         "",
     );
     let cfg = write_config("forward-no-sample", &text);
@@ -925,7 +925,7 @@ fn bug_menu_digit_without_option_section_apologises() {
     assert_twiml(
         &srv.post("/ivr/menu", &with(&[("Digits", "4")])),
         &response(vec![
-            play(&s3("03_action_voicemail.mp3")),
+            play(&s3("option-voicemail.mp3")),
             redirect(&srv.url("/ivr/action/voicemail_example")),
         ]),
     );
@@ -1126,7 +1126,7 @@ fn bug_forwarded_proto_junk_is_ignored() {
     assert_twiml(
         &r,
         &response(vec![
-            play(&s3("01_welcome.mp3")),
+            play(&s3("welcome.mp3")),
             redirect(&srv.url("/ivr/menu")),
         ]),
     );
@@ -1152,7 +1152,7 @@ fn bug_forwarded_proto_https_is_honoured() {
     assert_twiml(
         &r,
         &response(vec![
-            play(&s3("01_welcome.mp3")),
+            play(&s3("welcome.mp3")),
             redirect(&format!("{https}/ivr/menu")),
         ]),
     );
@@ -1228,7 +1228,7 @@ fn bug_hours_morning_range_ends_at_1159_inclusive() {
     assert_twiml(
         &morning.post("/ivr/action/redirect_morning_or_afternoon", &with(&[])),
         &response(vec![
-            play(&s3("04_redirect_morning_or_afternoon_its_morning.mp3")),
+            play(&s3("its-morning.mp3")),
             redirect(&morning.url("/ivr/action/hangup_without_goodbye")),
         ]),
     );
@@ -1245,7 +1245,7 @@ fn bug_hours_morning_range_ends_at_1159_inclusive() {
             &with(&[]),
         ),
         &response(vec![
-            play(&s3("04_redirect_morning_or_afternoon_its_afternoon.mp3")),
+            play(&s3("its-afternoon.mp3")),
             hangup(),
         ]),
     );
@@ -1255,7 +1255,7 @@ fn bug_hours_morning_range_ends_at_1159_inclusive() {
 fn bug_hours_all_day_range_covers_2359() {
     let late = Server::fixture_at("2026-06-17T22:59:30Z"); // Wednesday 23:59:30 BST
     let weekday = response(vec![
-        play(&s3("04_redirect_weekday_or_weekend_its_a_weekday.mp3")),
+        play(&s3("its-a-weekday.mp3")),
         redirect(&late.url("/ivr/action/hangup_without_goodbye")),
     ]);
     assert_twiml(
@@ -2045,7 +2045,7 @@ fn auth_get_with_query_is_signed_over_the_url_alone() {
     assert_twiml(
         &srv.request(path).method("GET").send(),
         &response(vec![
-            play(&s3("03_action_forward.mp3")),
+            play(&s3("option-forward.mp3")),
             redirect(&srv.url("/ivr/action/forward_example")),
         ]),
     );
@@ -2115,7 +2115,7 @@ fn auth_public_url_is_what_is_signed_and_linked() {
         &response(vec![
             gather(
                 "https://example.test/prod/ivr/menu",
-                vec![play(&s3("02_menu.mp3")), pause(3)],
+                vec![play(&s3("main-menu.mp3")), pause(3)],
             ),
             redirect("https://example.test/prod/ivr/action/hangup_with_goodbye"),
         ]),
@@ -2170,7 +2170,7 @@ fn open_mode_without_token_serves_unsigned_and_warns() {
             .unsigned()
             .send(),
         &response(vec![
-            play(&s3("03_action_forward.mp3")),
+            play(&s3("option-forward.mp3")),
             redirect(&srv.url("/ivr/action/forward_example")),
         ]),
     );
@@ -2197,8 +2197,8 @@ fn broken_config() -> (TempConfig, usize, usize) {
     );
     let text = replace_once(
         &text,
-        "[ivr_menu_option_3]\nplay_sample = https://twilio-aws-ivr.s3.amazonaws.com/03_action_forward.mp3\naction = forward_example",
-        "[ivr_menu_option_3]\nplay_sample = https://twilio-aws-ivr.s3.amazonaws.com/03_action_forward.mp3\naction = no_such_action",
+        "[ivr_menu_option_3]\nplay_sample = https://audio.example.net/ivr/option-forward.mp3\naction = forward_example",
+        "[ivr_menu_option_3]\nplay_sample = https://audio.example.net/ivr/option-forward.mp3\naction = no_such_action",
     );
     let tz_line = line_of(&text, "timezone = Mars/Olympus");
     let action_line = line_of(&text, "action = no_such_action");

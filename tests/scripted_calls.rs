@@ -42,7 +42,7 @@ fn repo_config() -> PathBuf {
 }
 
 fn fixture_config() -> PathBuf {
-    repo_root().join("../shared/fixtures/twilio-aws-ivr.config.ini")
+    repo_root().join("tests/fixtures/twilio-aws-ivr.config.ini")
 }
 
 // Instants, Europe/London.
@@ -1268,21 +1268,21 @@ fn the_after_call_sms_is_a_twilio_rest_call_prism_accepts_once_per_call() {
 // ---------------------------------------------------------------------------
 // twilio-aws-ivr's sample config, unchanged
 
-const S3: &str = "https://twilio-aws-ivr.s3.amazonaws.com";
+const S3: &str = "https://audio.example.net/ivr";
 
 fn fx(lines: &[&str]) -> Vec<String> {
     lines.iter().map(|l| l.replace("{S3}", S3)).collect()
 }
 
 const FX_WELCOME: &[&str] = &[
-    "play {S3}/01_welcome.mp3",
+    "play {S3}/welcome.mp3",
     "redirect /ivr/menu",
-    "  play {S3}/02_menu.mp3",
+    "  play {S3}/main-menu.mp3",
     "  pause 3",
 ];
 const FX_GOODBYE: &[&str] = &[
     "redirect /ivr/action/hangup_with_goodbye",
-    "play {S3}/04_hangup.mp3",
+    "play {S3}/goodbye.mp3",
     "hangup",
     "end: hangup",
 ];
@@ -1293,10 +1293,10 @@ const FX_HANGUP: &[&str] = &[
 ];
 const FX_VOICEMAIL: &[&str] = &[
     "redirect /ivr/action/voicemail_example",
-    "play {S3}/04_all_lines_busy.mp3",
+    "play {S3}/lines-busy.mp3",
     "pause 1",
     "record max 300",
-    "play {S3}/04_all_lines_busy_bye.mp3",
+    "play {S3}/lines-busy-bye.mp3",
     "hangup",
     "callback /ivr/callback/voicemail/alert_sms?initiated_by_section=voicemail_example&caller=%2B447700900555&called=%2B442079460100",
     "recording <RE> queued for export, alerts and deletion at Twilio (not carried out in-process)",
@@ -1313,7 +1313,7 @@ fn fixture_options_0_and_1_hang_up() {
         fixture(TUESDAY_MORNING, "0", ""),
         fx_script(&[
             FX_WELCOME,
-            &["gather 0", "play {S3}/03_action_sample.mp3"],
+            &["gather 0", "play {S3}/option-sample.mp3"],
             FX_HANGUP,
         ])
     );
@@ -1321,7 +1321,7 @@ fn fixture_options_0_and_1_hang_up() {
         fixture(TUESDAY_MORNING, "1", ""),
         fx_script(&[
             FX_WELCOME,
-            &["gather 1", "play {S3}/03_action_hangup.mp3"],
+            &["gather 1", "play {S3}/option-hangup.mp3"],
             FX_HANGUP,
         ])
     );
@@ -1335,9 +1335,9 @@ fn fixture_option_2_redirect() {
             FX_WELCOME,
             &[
                 "gather 2",
-                "play {S3}/03_action_redirect.mp3",
+                "play {S3}/option-redirect.mp3",
                 "redirect /ivr/action/redirect_example",
-                "play {S3}/04_redirect_example.mp3",
+                "play {S3}/redirecting.mp3",
             ],
             FX_GOODBYE,
         ])
@@ -1358,9 +1358,9 @@ fn fixture_option_3_forward_every_outcome() {
                 FX_WELCOME,
                 &[
                     "gather 3",
-                    "play {S3}/03_action_forward.mp3",
+                    "play {S3}/option-forward.mp3",
                     "redirect /ivr/action/forward_example",
-                    "play {S3}/04_forward_example.mp3",
+                    "play {S3}/connecting.mp3",
                     &format!("dial +442079460000 {outcome}"),
                 ],
                 then,
@@ -1376,7 +1376,7 @@ fn fixture_option_4_voicemail() {
         fixture(TUESDAY_MORNING, "4", ""),
         fx_script(&[
             FX_WELCOME,
-            &["gather 4", "play {S3}/03_action_voicemail.mp3"],
+            &["gather 4", "play {S3}/option-voicemail.mp3"],
             FX_VOICEMAIL,
         ])
     );
@@ -1388,37 +1388,37 @@ fn fixture_hours(at: &str, digit: &str) -> Vec<String> {
 
 const FX_MORNING: &[&str] = &[
     "gather 5",
-    "play {S3}/03_hours_morning_or_afternoon.mp3",
+    "play {S3}/option-morning-afternoon.mp3",
     "redirect /ivr/action/redirect_morning_or_afternoon",
-    "play {S3}/04_redirect_morning_or_afternoon_its_morning.mp3",
+    "play {S3}/its-morning.mp3",
     "redirect /ivr/action/hangup_without_goodbye",
     "hangup",
     "end: hangup",
 ];
 const FX_AFTERNOON: &[&str] = &[
     "gather 5",
-    "play {S3}/03_hours_morning_or_afternoon.mp3",
+    "play {S3}/option-morning-afternoon.mp3",
     "redirect /ivr/action/redirect_morning_or_afternoon",
     "redirect /ivr/action/redirect_morning_or_afternoon_its_afternoon",
-    "play {S3}/04_redirect_morning_or_afternoon_its_afternoon.mp3",
+    "play {S3}/its-afternoon.mp3",
     "hangup",
     "end: hangup",
 ];
 const FX_WEEKDAY: &[&str] = &[
     "gather 6",
-    "play {S3}/03_hours_weekday_or_weekend.mp3",
+    "play {S3}/option-weekday-weekend.mp3",
     "redirect /ivr/action/redirect_weekday_or_weekend",
-    "play {S3}/04_redirect_weekday_or_weekend_its_a_weekday.mp3",
+    "play {S3}/its-a-weekday.mp3",
     "redirect /ivr/action/hangup_without_goodbye",
     "hangup",
     "end: hangup",
 ];
 const FX_WEEKEND: &[&str] = &[
     "gather 6",
-    "play {S3}/03_hours_weekday_or_weekend.mp3",
+    "play {S3}/option-weekday-weekend.mp3",
     "redirect /ivr/action/redirect_weekday_or_weekend",
     "redirect /ivr/action/redirect_weekday_or_weekend_its_a_weekend",
-    "play {S3}/04_redirect_weekday_or_weekend_its_a_weekend.mp3",
+    "play {S3}/its-a-weekend.mp3",
     "hangup",
     "end: hangup",
 ];
@@ -1491,10 +1491,10 @@ fn fixture_options_7_8_9_back_to_the_menu() {
                 &[
                     &format!("gather {digit}"),
                     "redirect /ivr/action/back_to_menu",
-                    "play {S3}/03_back_to_menu.mp3",
+                    "play {S3}/back-to-menu.mp3",
                 ],
                 &FX_WELCOME[1..],
-                &["gather 0", "play {S3}/03_action_sample.mp3"],
+                &["gather 0", "play {S3}/option-sample.mp3"],
                 FX_HANGUP,
             ]),
             "{digit}"
@@ -2094,7 +2094,7 @@ fn graph_of_the_fixture_config() {
     let m = graph(&fixture_config(), "mermaid");
     for needle in [
         "incoming --> ivr_welcome",
-        "ivr_welcome[\"ivr_welcome<br/>play 01_welcome.mp3\"]",
+        "ivr_welcome[\"ivr_welcome<br/>play welcome.mp3\"]",
         "hours__action_redirect_morning_or_afternoon{\"hours open_mornings_only?\"}",
         "ivr_menu -->|\"no input\"| action_hangup_with_goodbye",
         "action_forward_example -->|\"no-answer\"| action_voicemail_example",

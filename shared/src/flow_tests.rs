@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::*;
 use crate::twiml::{parse, Node};
 
-const FIXTURE: &str = include_str!("../../../shared/fixtures/twilio-aws-ivr.config.ini");
+const FIXTURE: &str = include_str!("../../tests/fixtures/twilio-aws-ivr.config.ini");
 const REPO: &str = include_str!("../../config.ini");
 const BASE: &str = "https://ivr.example/api";
 

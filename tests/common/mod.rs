@@ -50,7 +50,7 @@ pub fn repo_config() -> PathBuf {
 
 /// twilio-aws-ivr's sample config, which must load unchanged.
 pub fn fixture_config() -> PathBuf {
-    repo_root().join("../shared/fixtures/twilio-aws-ivr.config.ini")
+    repo_root().join("tests/fixtures/twilio-aws-ivr.config.ini")
 }
 
 pub fn read(path: &Path) -> String {

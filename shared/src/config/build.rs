@@ -1198,7 +1198,7 @@ mod tests {
         assert!(!is_e164("+0442079460000"));
         assert!(!is_e164("+44 20 7946 0000"));
         assert!(is_http_url(
-            "https://twilio-aws-ivr.s3.amazonaws.com/01_welcome.mp3"
+            "https://audio.example.net/ivr/welcome.mp3"
         ));
         assert!(is_http_url("http://127.0.0.1:8080/a%20b.mp3"));
         assert!(!is_http_url("ftp://x/y.mp3"));

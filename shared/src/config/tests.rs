@@ -4,7 +4,7 @@
 use super::*;
 use crate::hours::TimeRange;
 
-const FIXTURE: &str = include_str!("../../../../shared/fixtures/twilio-aws-ivr.config.ini");
+const FIXTURE: &str = include_str!("../../../tests/fixtures/twilio-aws-ivr.config.ini");
 const REPO: &str = include_str!("../../../config.ini");
 
 const MINIMAL: &str = "[ivr]\ntimezone = Europe/London\n[ivr_menu]\nsay = Press 1.\n[ivr_menu_option_1]\naction = bye\n[action_bye]\ntype = hangup\n";
