@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
-use shared::config::{ActionKind, Audio, Config, EdgeKind, Node};
+use shared::config::{Audio, Config, EdgeKind, Node};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -277,13 +277,8 @@ fn picture(config: &Config) -> Picture {
         }
     }
     for a in config.actions.values() {
-        let (label, rank) = match &a.kind {
-            ActionKind::Hangup => ("", 2),
-            ActionKind::Voicemail(_) => ("after the message", 2),
-            ActionKind::Forward(_) => ("completed", 110),
-            ActionKind::Queue(q) if q.after_call_sms.is_some() => ("after the call: SMS", 110),
-            ActionKind::Queue(_) => ("after the call", 110),
-            _ => continue,
+        let Some((label, rank)) = a.kind.ending() else {
+            continue;
         };
         arrows.push(Arrow {
             from: G::Section(Node::Action(a.name.clone())),
@@ -389,61 +384,13 @@ fn describe(config: &Config, n: &Node) -> Vec<String> {
         Node::Action(name) => {
             if let Some(a) = config.action(name) {
                 audio(&mut lines, &a.audio);
-                let what = match &a.kind {
-                    ActionKind::Hangup => "hang up".into(),
-                    ActionKind::Redirect { path, .. } => format!("redirect {path}"),
-                    ActionKind::Menu { menu } => format!("go to menu_{menu}"),
-                    ActionKind::Forward(f) => {
-                        let mut s = format!("forward {}", f.phone_number);
-                        if f.record {
-                            s.push_str(" (recorded)");
-                        }
-                        s
-                    }
-                    ActionKind::Voicemail(v) => {
-                        let mut s = format!("voicemail, max {}s", v.max_length);
-                        if let Some(to) = &v.alert_sms_to {
-                            s.push_str(&format!(", SMS to {to}"));
-                        }
-                        s
-                    }
-                    ActionKind::Queue(q) => {
-                        lines.push(format!("queue {}", q.queue));
-                        let said: Vec<&str> = [
-                            q.announce_position.then_some("position"),
-                            q.announce_wait.then_some("wait"),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect();
-                        let mut s = format!("hold: {}", audio_line(&q.hold));
-                        if !said.is_empty() {
-                            s.push_str(&format!(", announces {}", said.join(" and ")));
-                        }
-                        if let Some(lw) = &q.long_wait {
-                            lines.push(s);
-                            s = format!("long wait: over {}s", lw.seconds);
-                        }
-                        s
-                    }
-                };
-                lines.push(what);
+                lines.extend(a.kind.summary());
             }
         }
         Node::HangupRoute => lines.push("hang up".into()),
         Node::AgentLine(name) => {
             if let Some(l) = config.agent_lines.get(name) {
-                lines.push(format!("agents call /ivr/agent/{name}"));
-                lines.push(format!("agents: {}", l.agents.join(", ")));
-                audio(&mut lines, &l.audio);
-                let mut s = format!("takes callers from {}", l.queue);
-                if l.record {
-                    s.push_str(", recorded");
-                }
-                if l.hangup_on_star {
-                    s.push_str(", * for the next");
-                }
-                lines.push(s);
+                lines.extend(l.summary());
             }
         }
     }
@@ -451,32 +398,7 @@ fn describe(config: &Config, n: &Node) -> Vec<String> {
 }
 
 fn audio_line(a: &Audio) -> String {
-    match a {
-        Audio::Say(text) => format!("say “{}”", shorten(text, 40)),
-        Audio::Play(url) => {
-            let file = url
-                .split(['?', '#'])
-                .next()
-                .unwrap_or(url)
-                .rsplit('/')
-                .find(|s| !s.is_empty())
-                .unwrap_or(url);
-            format!("play {file}")
-        }
-    }
-}
-
-/// At most `max` characters, cut at a word where possible.
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max).collect();
-    let cut = match cut.rfind(' ') {
-        Some(i) if i > max / 2 => &cut[..i],
-        _ => &cut[..],
-    };
-    format!("{}…", cut.trim_end_matches([',', '.', ';', ':', ' ']))
+    a.describe()
 }
 
 pub fn render(config: &Config, format: Format) -> String {
@@ -762,18 +684,6 @@ flowchart TD
     fn ids_are_safe() {
         assert_eq!(escape_id("action_a-b"), "action_a_x2d_b");
         assert_eq!(escape_id("menu_x"), "menu_x");
-    }
-
-    #[test]
-    fn shortens_long_prompts_at_a_word() {
-        assert_eq!(
-            shorten(
-                "For sales, press 1. For support, press 2. To leave a message",
-                40
-            ),
-            "For sales, press 1. For support, press…"
-        );
-        assert_eq!(shorten("Short.", 40), "Short.");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::recordings::RecordingJob;
 use crate::twiml::{parse, Node};
 
 const FIXTURE: &str = include_str!("../../tests/fixtures/twilio-aws-ivr.config.ini");

@@ -3,18 +3,37 @@
 //! `config.ini` is parsed and validated once into a [`config::Config`]; the
 //! pure [`flow`] turns (config, route, parameters, now) into TwiML plus
 //! effects; [`web`] applies the HTTP rules every entry point shares
-//! (signatures, size limits, public URLs); [`shell`] carries out effects and
-//! reads the environment. The Lambda functions and `ivr serve` are thin
-//! wrappers around these.
+//! (signatures, size limits, public URLs); [`effects`] carries out effects;
+//! [`shell`] reads the environment. The Lambda functions and `ivr serve`
+//! are thin wrappers around these.
+//!
+//! One home per concept, in layers (each module uses only those above it
+//! in this list; there are no import cycles):
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`ids`], [`twiml`], [`ini`], [`hours`], [`signature`], [`graph`] | leaves: identifier checks; the typed TwiML tree and its one writer; the INI reader; opening hours; webhook signatures; flow-graph nodes and searches |
+//! | [`routes`] | every path, parsed and written ([`routes::Links`]) |
+//! | `config::reader` | reading one section: typed values, diagnostics, unknown keys |
+//! | [`answer`] | a request, a reply, effects, and the toolbox for writing TwiML |
+//! | [`actions`] | one file per action type (and agent lines): keys, validation, TwiML, callback routes, graph edges, recording plan |
+//! | [`config`] | the validated `Config`, built from the document; the flow-graph checks |
+//! | [`flow`] | route → section → hours gate → the section's answer |
+//! | [`recordings`] | the recording status callback and the pipeline (export, alerts, delete) behind its ports |
+//! | [`effects`], [`shell`], [`web`], `lambda`, `twilio` | the shell: carrying out effects, the environment, HTTP rules, Lambda glue, Twilio's REST API |
 //!
 //! Not here: HTTP servers and clients for the operator tools (see the `ivr`
 //! crate), and anything that needs the network on the TwiML hot path.
 
+pub mod actions;
+pub mod answer;
 pub mod config;
+pub mod effects;
 pub mod flow;
+pub mod graph;
 pub mod hours;
+pub mod ids;
 pub mod ini;
-pub mod queue;
 pub mod recordings;
 pub mod routes;
 pub mod shell;

@@ -3,8 +3,28 @@
 //! The paths are twilio-aws-ivr's, so a Twilio number configured for it
 //! keeps working, plus the call queue's (`/ivr/queue/…`, `/ivr/agent/…`);
 //! the function names are the binaries in `functions/`.
+//!
+//! Every path is parsed ([`Route::parse`]) and written ([`Route::path`],
+//! [`Links`]) here and nowhere else: a callback URL in TwiML, a redirect
+//! `path` in config.ini and an API Gateway route all go through this file.
 
-pub use crate::queue::AgentStep;
+/// Escapes a name for one URL path segment; keeps the unreserved `-._~`.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `/ivr/agent/LINE…`: which request of an agent line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentStep {
+    /// `/ivr/agent/LINE`: the agent calls in.
+    Answer,
+    /// `/ivr/agent/LINE/next`: the agent's `<Dial>` ended.
+    Next,
+    /// `/ivr/agent/LINE/announce`: the `<Queue url>`, on the caller's leg.
+    Announce,
+}
 
 /// A parsed request path (without the API Gateway stage).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +182,78 @@ impl Route {
     }
 }
 
+impl Route {
+    /// The route's path, segments percent-encoded: `Route::parse(&r.path()) == Some(r)`.
+    pub fn path(&self) -> String {
+        let fixed = match self {
+            Route::Ping => "/ping",
+            Route::Welcome => "/ivr",
+            Route::Hangup => "/ivr/hangup",
+            Route::Menu => "/ivr/menu",
+            Route::ForwardStatus => "/ivr/callback/forward/call_status",
+            Route::VoicemailHangup => "/ivr/callback/voicemail/hangup",
+            Route::RecordingStatus => "/ivr/callback/voicemail/alert_sms",
+            Route::QueueWait => "/ivr/queue/wait",
+            Route::QueueResult => "/ivr/queue/result",
+            Route::MenuOption(seg) => return segment_path("/ivr/menu/", seg, ""),
+            Route::Action(seg) => return segment_path("/ivr/action/", seg, ""),
+            Route::Agent { line, step } => {
+                let tail = match step {
+                    AgentStep::Answer => "",
+                    AgentStep::Next => "/next",
+                    AgentStep::Announce => "/announce",
+                };
+                return segment_path("/ivr/agent/", line, tail);
+            }
+        };
+        fixed.to_string()
+    }
+}
+
+fn segment_path(prefix: &str, seg: &str, tail: &str) -> String {
+    let mut p = String::with_capacity(prefix.len() + seg.len() + tail.len() + 8);
+    p.push_str(prefix);
+    p.extend(percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT));
+    p.push_str(tail);
+    p
+}
+
+/// Absolute URLs of our own routes on the public base URL Twilio calls
+/// (scheme, host, stage; no trailing slash): what TwiML links to.
+#[derive(Debug, Clone, Copy)]
+pub struct Links<'a> {
+    base: &'a str,
+}
+
+impl<'a> Links<'a> {
+    pub fn new(base: &'a str) -> Self {
+        Links { base }
+    }
+
+    /// `route` with `query` (values form-encoded, in the order given).
+    pub fn to(&self, route: &Route, query: &[(&str, &str)]) -> String {
+        self.with_query(&route.path(), query)
+    }
+
+    /// A path the config names literally (a redirect's `path`, validated at load).
+    pub fn configured(&self, path: &str) -> String {
+        self.with_query(path, &[])
+    }
+
+    fn with_query(&self, path: &str, query: &[(&str, &str)]) -> String {
+        let mut u = String::with_capacity(self.base.len() + path.len() + 32);
+        u.push_str(self.base);
+        u.push_str(path);
+        for (i, (k, v)) in query.iter().enumerate() {
+            u.push(if i == 0 { '?' } else { '&' });
+            u.push_str(k);
+            u.push('=');
+            u.extend(form_urlencoded::byte_serialize(v.as_bytes()));
+        }
+        u
+    }
+}
+
 fn decode_segment(seg: &str) -> Option<String> {
     if seg.is_empty() || seg.contains('/') {
         return None;
@@ -191,6 +283,31 @@ mod tests {
                 "{concrete}"
             );
         }
+    }
+
+    #[test]
+    fn paths_parse_back() {
+        for r in [
+            Route::Welcome,
+            Route::Menu,
+            Route::MenuOption("3".into()),
+            Route::Action("a b/ü".into()),
+            Route::RecordingStatus,
+            Route::Agent {
+                line: "d j".into(),
+                step: AgentStep::Next,
+            },
+            Route::Agent {
+                line: "dj".into(),
+                step: AgentStep::Announce,
+            },
+        ] {
+            assert_eq!(Route::parse(&r.path()), Some(r.clone()), "{}", r.path());
+        }
+        assert_eq!(
+            Links::new("https://x/api").to(&Route::Menu, &[("menu", "a b"), ("loop_count", "2")]),
+            "https://x/api/ivr/menu?menu=a+b&loop_count=2"
+        );
     }
 
     #[test]

@@ -55,6 +55,17 @@ pub enum Prompt {
     Pause { length: u32 },
 }
 
+/// Every prompt can stand on its own as a verb.
+impl From<Prompt> for Verb {
+    fn from(p: Prompt) -> Verb {
+        match p {
+            Prompt::Say(s) => Verb::Say(s),
+            Prompt::Play(p) => Verb::Play(p),
+            Prompt::Pause { length } => Verb::Pause { length },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Gather {
     pub num_digits: Option<u32>,

@@ -1,404 +1,57 @@
-//! Turning an INI [`Document`] into a [`Config`], collecting every problem.
+//! Turning an INI [`Document`] into a [`Config`], collecting every problem:
+//! what each section's name makes it, the fixed sections (`[twilio]`,
+//! `[aws]`, `[ivr]`, the welcome), menus and their options, hours, then
+//! the checks that need the whole config (redirect targets, queues that
+//! agent lines serve, the flow graph).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use chrono_tz::Tz;
 
-use super::graph;
-use super::*;
+use super::check;
+use super::model::*;
+use super::reader::{hint, Ctx, Diagnostic, Names, Sec, Severity};
+use crate::actions::{self, agent_line, redirect, ActionKind};
 use crate::hours::{self, OpeningHours};
-use crate::ini::{self, Document, Entry, Section};
+use crate::ids::{is_email, is_name, is_sid};
+use crate::ini::{self, Document, Section};
 
-const TWILIO_KEYS: &[&str] = &["account_sid", "auth_token"];
-const AWS_KEYS: &[&str] = &[
-    "lambda_ping_endpoint",
-    "lambda_ping_frequency_minutes",
-    "chalice_debug",
-];
-const IVR_KEYS: &[&str] = &["timezone", "voice", "language"];
-const GATE_KEYS: &[&str] = &["hours", "hours_action_on_closed"];
-const WELCOME_KEYS: &[&str] = &["hours", "hours_action_on_closed", "play_sample", "say"];
-const MENU_KEYS: &[&str] = &[
-    "hours",
-    "hours_action_on_closed",
-    "play_sample",
-    "say",
-    "pause",
-    "no_input_sample",
-    "no_input_say",
-    "no_input_max_loops",
-    "no_input_action_on_max_loops",
-    "invalid_sample",
-    "invalid_say",
-];
-const OPTION_KEYS: &[&str] = &[
-    "hours",
-    "hours_action_on_closed",
-    "play_sample",
-    "say",
-    "action",
-];
-const ACTION_COMMON: &[&str] = &[
-    "type",
-    "hours",
-    "hours_action_on_closed",
-    "play_sample",
-    "say",
-];
-const FORWARD_KEYS: &[&str] = &[
-    "phone_number",
-    "action_on_busy",
-    "action_on_no_answer",
-    "action_on_failed",
-    "action_on_canceled",
-    "timeout",
-    "caller_id",
-    "record",
-    "keep_twilio_copy",
-];
-const VOICEMAIL_KEYS: &[&str] = &[
-    "hangup_sample",
-    "hangup_say",
-    "voicemail_alert_sms_from",
-    "voicemail_alert_sms_to",
-    "voicemail_timeout",
-    "voicemail_max_length",
-    "voicemail_alert_email_to",
-    "voicemail_alert_email_attach",
-    "transcribe",
-    "keep_twilio_copy",
-];
-const REDIRECT_KEYS: &[&str] = &["path"];
-const MENU_ACTION_KEYS: &[&str] = &["menu"];
-const ACTION_TYPES: &[&str] = &[
-    "forward",
-    "hangup",
-    "redirect",
-    "voicemail",
-    "menu",
-    "queue",
-];
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const FIXED_SECTIONS: &[&str] = &["twilio", "aws", "ivr", "ivr_welcome", "ivr_menu"];
+const HOURS_WHAT: &str = "an hours section (mon … sun, closed_on)";
 
-/// What the flow can name, known before any section is built so that
-/// references can be checked in one pass.
-pub(crate) struct Names {
-    actions: BTreeSet<String>,
-    hours: BTreeSet<String>,
-    menus: BTreeSet<String>,
-}
-
-pub(crate) struct Ctx {
-    diags: Vec<Diagnostic>,
-    names: Names,
-}
-
-impl Ctx {
-    pub(crate) fn err(
-        &mut self,
-        line: usize,
-        section: &str,
-        key: Option<&str>,
-        msg: impl Into<String>,
-    ) {
-        self.diags
-            .push(Diagnostic::error(line, Some(section), key, msg));
+impl Config {
+    /// Parses and validates config text. `Err` holds every error found;
+    /// `Ok` carries the warnings (unreachable sections, deprecated keys).
+    pub fn parse(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+        build(text)
     }
 
-    pub(crate) fn warn(
-        &mut self,
-        line: usize,
-        section: &str,
-        key: Option<&str>,
-        msg: impl Into<String>,
-    ) {
-        self.diags
-            .push(Diagnostic::warning(line, Some(section), key, msg));
+    /// Reads and validates a file; errors carry the path.
+    pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+            path: path.display().to_string(),
+            diagnostics: vec![Diagnostic::error(
+                0,
+                None,
+                None,
+                format!("cannot read: {e}"),
+            )],
+        })?;
+        Self::parse(&text).map_err(|diagnostics| LoadError {
+            path: path.display().to_string(),
+            diagnostics,
+        })
     }
 }
 
-/// Accessors for one section that report in its name.
-pub(crate) struct Sec<'a> {
-    pub(crate) s: &'a Section,
-}
-
-impl<'a> Sec<'a> {
-    pub(crate) fn name(&self) -> &'a str {
-        &self.s.name
-    }
-
-    pub(crate) fn entry(&self, key: &str) -> Option<&'a Entry> {
-        self.s.get(key)
-    }
-
-    /// A present, non-empty value.
-    pub(crate) fn value(&self, key: &str) -> Option<&'a Entry> {
-        self.entry(key).filter(|e| !e.value.trim().is_empty())
-    }
-
-    pub(crate) fn check_keys(&self, cx: &mut Ctx, allowed: &[&str], what: &str) {
-        for e in &self.s.entries {
-            if !allowed.contains(&e.key.as_str()) {
-                let hint = match suggest(&e.key, allowed.iter().copied()) {
-                    Some(s) => format!(" (did you mean `{s}`?)"),
-                    None => String::new(),
-                };
-                cx.err(
-                    e.line,
-                    self.name(),
-                    Some(&e.key),
-                    format!("unknown key for {what}{hint}"),
-                );
-            }
-        }
-    }
-
-    pub(crate) fn require(&self, cx: &mut Ctx, key: &str) -> Option<&'a Entry> {
-        match self.value(key) {
-            Some(e) => Some(e),
-            None => {
-                let line = self.entry(key).map_or(self.s.line, |e| e.line);
-                cx.err(line, self.name(), Some(key), "is required");
-                None
-            }
-        }
-    }
-
-    pub(crate) fn number(&self, cx: &mut Ctx, key: &str, min: u32, max: u32) -> Option<u32> {
-        let e = self.value(key)?;
-        match e.value.trim().parse::<u32>() {
-            Ok(n) if (min..=max).contains(&n) => Some(n),
-            Ok(n) => {
-                cx.err(
-                    e.line,
-                    self.name(),
-                    Some(key),
-                    format!("{n} is out of range ({min}-{max})"),
-                );
-                None
-            }
-            Err(_) => {
-                cx.err(
-                    e.line,
-                    self.name(),
-                    Some(key),
-                    format!("`{}` is not a whole number ({min}-{max})", e.value.trim()),
-                );
-                None
-            }
-        }
-    }
-
-    pub(crate) fn boolean(&self, cx: &mut Ctx, key: &str) -> Option<bool> {
-        let e = self.value(key)?;
-        match e.value.trim().to_ascii_lowercase().as_str() {
-            "1" | "yes" | "true" | "on" => Some(true),
-            "0" | "no" | "false" | "off" => Some(false),
-            other => {
-                cx.err(
-                    e.line,
-                    self.name(),
-                    Some(key),
-                    format!("`{other}` is not yes/no"),
-                );
-                None
-            }
-        }
-    }
-
-    pub(crate) fn url(&self, cx: &mut Ctx, key: &str) -> Option<String> {
-        let e = self.value(key)?;
-        let v = e.value.trim();
-        if is_http_url(v) {
-            Some(v.to_string())
-        } else {
-            cx.err(
-                e.line,
-                self.name(),
-                Some(key),
-                format!("`{v}` is not an http(s) URL"),
-            );
-            None
-        }
-    }
-
-    pub(crate) fn phone(&self, cx: &mut Ctx, key: &str) -> Option<String> {
-        let e = self.value(key)?;
-        let v = e.value.trim();
-        if is_e164(v) {
-            Some(v.to_string())
-        } else {
-            cx.err(
-                e.line,
-                self.name(),
-                Some(key),
-                format!("`{v}` is not an E.164 phone number (like +442079460000)"),
-            );
-            None
-        }
-    }
-
-    /// `PREFIX_sample` (a URL) or `PREFIX_say` (text); `play_sample`/`say` for the main prompt.
-    pub(crate) fn audio(&self, cx: &mut Ctx, sample_key: &str, say_key: &str) -> Option<Audio> {
-        let sample = self.value(sample_key);
-        let say = self.value(say_key);
-        match (sample, say) {
-            (Some(_), Some(s)) => {
-                cx.err(
-                    s.line,
-                    self.name(),
-                    Some(say_key),
-                    format!("set either `{sample_key}` or `{say_key}`, not both"),
-                );
-                None
-            }
-            (Some(_), None) => self.url(cx, sample_key).map(Audio::Play),
-            (None, Some(s)) => Some(Audio::Say(
-                s.value.split_whitespace().collect::<Vec<_>>().join(" "),
-            )),
-            (None, None) => None,
-        }
-    }
-
-    pub(crate) fn action_ref(&self, cx: &mut Ctx, key: &str) -> Option<String> {
-        let e = self.value(key)?;
-        let name = e.value.trim();
-        if cx.names.actions.contains(name) {
-            Some(name.to_string())
-        } else {
-            let hint = hint(name, cx.names.actions.iter().map(String::as_str));
-            cx.err(
-                e.line,
-                self.name(),
-                Some(key),
-                format!("no section [action_{name}] for action `{name}`{hint}"),
-            );
-            None
-        }
-    }
-
-    pub(crate) fn gate(&self, cx: &mut Ctx) -> Option<HoursGate> {
-        let hours = self.value("hours");
-        let closed = self.value("hours_action_on_closed");
-        match (hours, closed) {
-            (None, None) => None,
-            (Some(_), None) => {
-                self.require(cx, "hours_action_on_closed");
-                None
-            }
-            (None, Some(c)) => {
-                cx.err(
-                    c.line,
-                    self.name(),
-                    Some("hours_action_on_closed"),
-                    "has no effect without `hours`",
-                );
-                None
-            }
-            (Some(h), Some(_)) => {
-                let name = h.value.trim();
-                let ok = cx.names.hours.contains(name);
-                if !ok {
-                    let hint = hint(name, cx.names.hours.iter().map(String::as_str));
-                    cx.err(
-                        h.line,
-                        self.name(),
-                        Some("hours"),
-                        format!("no section [hours_{name}]{hint}"),
-                    );
-                }
-                let action = self.action_ref(cx, "hours_action_on_closed");
-                match (ok, action) {
-                    (true, Some(action_on_closed)) => Some(HoursGate {
-                        hours: name.to_string(),
-                        action_on_closed,
-                    }),
-                    _ => None,
-                }
-            }
-        }
-    }
-}
-
-fn hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    match suggest(name, candidates) {
-        Some(s) => format!(" (did you mean `{s}`?)"),
-        None => String::new(),
-    }
-}
-
-/// The closest candidate within a small edit distance, for "did you mean".
-pub(crate) fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    let limit = (word.len() / 3).clamp(1, 3);
-    candidates
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_string())
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-pub fn is_e164(v: &str) -> bool {
-    let digits = v.strip_prefix('+').unwrap_or("");
-    (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-}
-
-/// A plausible address (`local@domain.tld`): enough to catch typos, not RFC 5322.
-pub fn is_email(v: &str) -> bool {
-    match v.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !v.chars().any(|c| {
-                    c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
-                })
-                && !domain.contains('@')
-        }
-        None => false,
-    }
-}
-
-pub fn is_http_url(v: &str) -> bool {
-    let rest = v
-        .strip_prefix("https://")
-        .or_else(|| v.strip_prefix("http://"));
-    match rest {
-        Some(rest) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty()
-                && !v.chars().any(|c| c.is_whitespace() || c.is_control())
-                && host.chars().all(|c| {
-                    c.is_ascii_alphanumeric()
-                        || matches!(c, '.' | '-' | ':' | '@' | '_' | '[' | ']')
-                })
-        }
-        None => false,
-    }
-}
-
-/// Names of actions, menus and hours: what goes into URLs and section names.
-fn is_name(v: &str) -> bool {
-    !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+/// Reads one section with `f`, then reports the keys `f` never asked for.
+fn read<T>(cx: &mut Ctx, s: &Section, what: &str, f: impl FnOnce(&mut Ctx, &Sec) -> T) -> T {
+    let sec = Sec::new(s);
+    let out = f(cx, &sec);
+    sec.finish(cx, what);
+    out
 }
 
 enum Kind<'a> {
@@ -466,16 +119,13 @@ fn classify(name: &str) -> Result<Kind<'_>, String> {
     Err(format!("unknown section{}", hint(name, known.into_iter())))
 }
 
-pub(super) fn build(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
+fn build(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
     let doc = ini::parse(text).map_err(|errs| {
         errs.into_iter()
             .map(|e| Diagnostic::error(e.line, e.section.as_deref(), e.key.as_deref(), e.message))
             .collect::<Vec<_>>()
     })?;
-    let mut cx = Ctx {
-        diags: Vec::new(),
-        names: collect_names(&doc),
-    };
+    let mut cx = Ctx::new(collect_names(&doc));
     let config = build_config(&doc, &mut cx);
     let (errors, mut warnings): (Vec<_>, Vec<_>) = cx
         .diags
@@ -483,7 +133,7 @@ pub(super) fn build(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
         .partition(|d| d.severity == Severity::Error);
     match config {
         Some(config) if errors.is_empty() => {
-            let mut graph_diags = graph::check(&config);
+            let mut graph_diags = check::check(&config);
             let graph_errors: Vec<_> = graph_diags
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
@@ -505,11 +155,7 @@ pub(super) fn build(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
 }
 
 fn collect_names(doc: &Document) -> Names {
-    let mut names = Names {
-        actions: BTreeSet::new(),
-        hours: BTreeSet::new(),
-        menus: BTreeSet::new(),
-    };
+    let mut names = Names::default();
     for s in &doc.sections {
         match classify(&s.name) {
             Ok(Kind::Action(a)) => {
@@ -539,7 +185,7 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
             Err(msg) => cx.err(s.line, &s.name, None, msg),
             Ok(Kind::Fixed) => {}
             Ok(Kind::AgentLine(l)) => {
-                if let Some(line) = crate::queue::build_agent_line(cx, l, &Sec { s }) {
+                if let Some(line) = agent_line::parse(cx, l, Sec::new(s)) {
                     agent_lines.insert(l.to_string(), line);
                 }
             }
@@ -558,13 +204,13 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
             }
             Ok(Kind::SubMenu(m)) => sub_menus.push((m, s)),
             Ok(Kind::Action(a)) => {
-                if let Some(action) = build_action(cx, a, s) {
+                if let Some(action) = actions::parse(cx, a, Sec::new(s)) {
                     actions.insert(a.to_string(), action);
                 }
             }
             Ok(Kind::Hours(h)) => {
                 hours_lines.insert(h.to_string(), s.line);
-                if let Some(oh) = build_hours(cx, s) {
+                if let Some(oh) = read(cx, s, HOURS_WHAT, build_hours) {
                     hours.insert(h.to_string(), oh);
                 }
             }
@@ -573,14 +219,14 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
 
     let twilio = doc
         .section("twilio")
-        .map(|s| build_twilio(cx, s))
+        .map(|s| read(cx, s, "[twilio]", build_twilio))
         .unwrap_or_default();
     let aws = doc
         .section("aws")
-        .map(|s| build_aws(cx, s))
+        .map(|s| read(cx, s, "[aws]", build_aws))
         .unwrap_or_default();
     let ivr = match doc.section("ivr") {
-        Some(s) => build_ivr(cx, s),
+        Some(s) => read(cx, s, "[ivr]", build_ivr),
         None => {
             cx.diags.push(Diagnostic::error(
                 0,
@@ -593,10 +239,10 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
     };
     let welcome = doc
         .section("ivr_welcome")
-        .map(|s| build_welcome(cx, s))
+        .map(|s| read(cx, s, "[ivr_welcome]", build_welcome))
         .unwrap_or_default();
     let mut main_menu = match doc.section("ivr_menu") {
-        Some(s) => build_menu(cx, None, s),
+        Some(s) => read(cx, s, "a menu", |cx, sec| build_menu(cx, None, sec)),
         None => {
             cx.diags.push(Diagnostic::error(
                 0,
@@ -609,12 +255,14 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
     };
     let mut menus = BTreeMap::new();
     for (m, s) in sub_menus {
-        if let Some(menu) = build_menu(cx, Some(m), s) {
+        if let Some(menu) = read(cx, s, "a menu", |cx, sec| build_menu(cx, Some(m), sec)) {
             menus.insert(m.to_string(), menu);
         }
     }
     for (menu, digit, s) in options {
-        if let Some(opt) = build_option(cx, digit, s) {
+        if let Some(opt) = read(cx, s, "a menu option", |cx, sec| {
+            build_option(cx, digit, sec)
+        }) {
             let target = match menu {
                 None => main_menu.as_mut(),
                 Some(m) => menus.get_mut(m),
@@ -637,18 +285,15 @@ fn build_config(doc: &Document, cx: &mut Ctx) -> Option<Config> {
         hours_lines,
         agent_lines,
     };
-    check_redirect_targets(cx, doc, &mut config);
+    resolve_redirects(cx, doc, &mut config);
     check_queues(cx, &config);
     Some(config)
 }
 
-fn build_twilio(cx: &mut Ctx, s: &Section) -> TwilioSettings {
-    let sec = Sec { s };
-    sec.check_keys(cx, TWILIO_KEYS, "[twilio]");
+fn build_twilio(cx: &mut Ctx, sec: &Sec) -> TwilioSettings {
     let account_sid = sec.value("account_sid").and_then(|e| {
         let v = e.value.trim();
-        let ok =
-            v.len() == 34 && v.starts_with("AC") && v[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        let ok = is_sid(v, "AC");
         if !ok {
             cx.err(
                 e.line,
@@ -674,9 +319,7 @@ fn build_twilio(cx: &mut Ctx, s: &Section) -> TwilioSettings {
     }
 }
 
-fn build_aws(cx: &mut Ctx, s: &Section) -> AwsSettings {
-    let sec = Sec { s };
-    sec.check_keys(cx, AWS_KEYS, "[aws]");
+fn build_aws(cx: &mut Ctx, sec: &Sec) -> AwsSettings {
     let ping_endpoint = sec.url(cx, "lambda_ping_endpoint");
     if let Some(e) = sec.value("lambda_ping_endpoint") {
         cx.warn(
@@ -715,9 +358,7 @@ fn build_aws(cx: &mut Ctx, s: &Section) -> AwsSettings {
     }
 }
 
-fn build_ivr(cx: &mut Ctx, s: &Section) -> Option<IvrSettings> {
-    let sec = Sec { s };
-    sec.check_keys(cx, IVR_KEYS, "[ivr]");
+fn build_ivr(cx: &mut Ctx, sec: &Sec) -> Option<IvrSettings> {
     let tz = sec.require(cx, "timezone").and_then(|e| {
         let v = e.value.trim();
         match v.parse::<Tz>() {
@@ -778,24 +419,20 @@ fn build_ivr(cx: &mut Ctx, s: &Section) -> Option<IvrSettings> {
     })
 }
 
-fn build_welcome(cx: &mut Ctx, s: &Section) -> Welcome {
-    let sec = Sec { s };
-    sec.check_keys(cx, WELCOME_KEYS, "[ivr_welcome]");
+fn build_welcome(cx: &mut Ctx, sec: &Sec) -> Welcome {
     Welcome {
-        line: s.line,
+        line: sec.line(),
         gate: sec.gate(cx),
         audio: sec.audio(cx, "play_sample", "say"),
     }
 }
 
-fn build_menu(cx: &mut Ctx, name: Option<&str>, s: &Section) -> Option<Menu> {
-    let sec = Sec { s };
-    sec.check_keys(cx, MENU_KEYS, "a menu");
+fn build_menu(cx: &mut Ctx, name: Option<&str>, sec: &Sec) -> Option<Menu> {
     let audio = sec.audio(cx, "play_sample", "say");
     if audio.is_none() && sec.value("play_sample").is_none() && sec.value("say").is_none() {
         cx.err(
-            s.line,
-            &s.name,
+            sec.line(),
+            sec.name(),
             Some("play_sample"),
             "a menu needs a prompt: set `play_sample` (a URL) or `say` (text)",
         );
@@ -803,20 +440,18 @@ fn build_menu(cx: &mut Ctx, name: Option<&str>, s: &Section) -> Option<Menu> {
     let no_input_action_on_max_loops = sec.action_ref(cx, "no_input_action_on_max_loops");
     let no_input_max_loops = sec.number(cx, "no_input_max_loops", 1, 100);
     if no_input_action_on_max_loops.is_some() && sec.value("no_input_max_loops").is_none() {
-        let line = sec
-            .value("no_input_action_on_max_loops")
-            .map_or(s.line, |e| e.line);
+        let line = sec.line_of("no_input_action_on_max_loops");
         cx.err(
             line,
-            &s.name,
+            sec.name(),
             Some("no_input_action_on_max_loops"),
             "has no effect without `no_input_max_loops`",
         );
     }
     Some(Menu {
         name: name.map(str::to_string),
-        section: s.name.clone(),
-        line: s.line,
+        section: sec.name().to_string(),
+        line: sec.line(),
         gate: sec.gate(cx),
         pause: sec.number(cx, "pause", 0, 60).unwrap_or(2),
         no_input: sec.audio(cx, "no_input_sample", "no_input_say"),
@@ -828,13 +463,11 @@ fn build_menu(cx: &mut Ctx, name: Option<&str>, s: &Section) -> Option<Menu> {
     })
 }
 
-fn build_option(cx: &mut Ctx, digit: char, s: &Section) -> Option<MenuOption> {
-    let sec = Sec { s };
-    sec.check_keys(cx, OPTION_KEYS, "a menu option");
+fn build_option(cx: &mut Ctx, digit: char, sec: &Sec) -> Option<MenuOption> {
     sec.require(cx, "action");
     Some(MenuOption {
-        section: s.name.clone(),
-        line: s.line,
+        section: sec.name().to_string(),
+        line: sec.line(),
         digit,
         gate: sec.gate(cx),
         audio: sec.audio(cx, "play_sample", "say"),
@@ -842,183 +475,7 @@ fn build_option(cx: &mut Ctx, digit: char, s: &Section) -> Option<MenuOption> {
     })
 }
 
-fn build_action(cx: &mut Ctx, name: &str, s: &Section) -> Option<Action> {
-    let sec = Sec { s };
-    let ty = sec.require(cx, "type")?;
-    let ty_value = ty.value.trim().to_ascii_lowercase();
-    let specific: &[&str] = match ty_value.as_str() {
-        "forward" => FORWARD_KEYS,
-        "voicemail" => VOICEMAIL_KEYS,
-        "redirect" => REDIRECT_KEYS,
-        "menu" => MENU_ACTION_KEYS,
-        "queue" => crate::queue::QUEUE_KEYS,
-        "hangup" => &[],
-        other => {
-            let hint = hint(other, ACTION_TYPES.iter().copied());
-            cx.err(
-                ty.line,
-                &s.name,
-                Some("type"),
-                format!("unknown action type `{other}`: use forward, hangup, redirect, voicemail, menu or queue{hint}"),
-            );
-            return None;
-        }
-    };
-    let allowed: Vec<&str> = ACTION_COMMON.iter().chain(specific).copied().collect();
-    sec.check_keys(cx, &allowed, &format!("a {ty_value} action"));
-    let gate = sec.gate(cx);
-    let audio = sec.audio(cx, "play_sample", "say");
-    let kind = match ty_value.as_str() {
-        "hangup" => ActionKind::Hangup,
-        "queue" => ActionKind::Queue(crate::queue::build_queue(cx, &sec)?),
-        "redirect" => {
-            let e = sec.require(cx, "path")?;
-            // Resolved once every option is known (check_redirect_targets).
-            ActionKind::Redirect {
-                path: e.value.trim().to_string(),
-                target: Target::Hangup,
-            }
-        }
-        "menu" => {
-            let e = sec.require(cx, "menu")?;
-            let m = e.value.trim();
-            if !cx.names.menus.contains(m) {
-                let hint = hint(m, cx.names.menus.iter().map(String::as_str));
-                cx.err(
-                    e.line,
-                    &s.name,
-                    Some("menu"),
-                    format!("no section [menu_{m}]{hint}"),
-                );
-                return None;
-            }
-            ActionKind::Menu {
-                menu: m.to_string(),
-            }
-        }
-        "forward" => {
-            let required: Vec<Option<&Entry>> = [
-                "phone_number",
-                "action_on_busy",
-                "action_on_no_answer",
-                "action_on_failed",
-                "action_on_canceled",
-            ]
-            .iter()
-            .map(|k| sec.require(cx, k))
-            .collect();
-            let phone = sec.phone(cx, "phone_number");
-            let busy = sec.action_ref(cx, "action_on_busy");
-            let no_answer = sec.action_ref(cx, "action_on_no_answer");
-            let failed = sec.action_ref(cx, "action_on_failed");
-            let canceled = sec.action_ref(cx, "action_on_canceled");
-            let timeout = sec.number(cx, "timeout", 5, 600);
-            let caller_id = sec.phone(cx, "caller_id");
-            let record = sec.boolean(cx, "record").unwrap_or(false);
-            let keep_twilio_copy = sec.boolean(cx, "keep_twilio_copy");
-            if keep_twilio_copy.is_some() && !record {
-                let line = sec.value("keep_twilio_copy").map_or(s.line, |e| e.line);
-                cx.err(
-                    line,
-                    &s.name,
-                    Some("keep_twilio_copy"),
-                    "has no effect without `record = yes`",
-                );
-            }
-            if required.iter().any(Option::is_none) {
-                return None;
-            }
-            ActionKind::Forward(Forward {
-                phone_number: phone?,
-                action_on_busy: busy?,
-                action_on_no_answer: no_answer?,
-                action_on_failed: failed?,
-                action_on_canceled: canceled?,
-                timeout,
-                caller_id,
-                record,
-                keep_twilio_copy,
-            })
-        }
-        "voicemail" => {
-            let alert_sms_from = sec.phone(cx, "voicemail_alert_sms_from");
-            let alert_sms_to = sec.phone(cx, "voicemail_alert_sms_to");
-            match (
-                sec.value("voicemail_alert_sms_from"),
-                sec.value("voicemail_alert_sms_to"),
-            ) {
-                (Some(_), None) => {
-                    sec.require(cx, "voicemail_alert_sms_to");
-                }
-                (None, Some(_)) => {
-                    sec.require(cx, "voicemail_alert_sms_from");
-                }
-                _ => {}
-            }
-            let alert_email_to: Vec<String> = match sec.value("voicemail_alert_email_to") {
-                None => Vec::new(),
-                Some(e) => {
-                    let list: Vec<String> =
-                        e.value.split(',').map(|a| a.trim().to_string()).collect();
-                    for a in &list {
-                        if !is_email(a) {
-                            cx.err(
-                                e.line,
-                                &s.name,
-                                Some("voicemail_alert_email_to"),
-                                format!("`{a}` is not an email address"),
-                            );
-                        }
-                    }
-                    list
-                }
-            };
-            let alert_email_attach = sec
-                .boolean(cx, "voicemail_alert_email_attach")
-                .unwrap_or(false);
-            if alert_email_attach && alert_email_to.is_empty() {
-                let line = sec
-                    .value("voicemail_alert_email_attach")
-                    .map_or(s.line, |e| e.line);
-                cx.err(
-                    line,
-                    &s.name,
-                    Some("voicemail_alert_email_attach"),
-                    "has no effect without `voicemail_alert_email_to`",
-                );
-            }
-            ActionKind::Voicemail(Voicemail {
-                hangup: sec.audio(cx, "hangup_sample", "hangup_say"),
-                alert_sms_from,
-                alert_sms_to,
-                alert_email_to,
-                alert_email_attach,
-                transcribe: sec.boolean(cx, "transcribe").unwrap_or(false),
-                keep_twilio_copy: sec.boolean(cx, "keep_twilio_copy"),
-                timeout: sec.number(cx, "voicemail_timeout", 1, 60).unwrap_or(5),
-                max_length: sec
-                    .number(cx, "voicemail_max_length", 1, 14400)
-                    .unwrap_or(300),
-            })
-        }
-        _ => unreachable!("type checked above"),
-    };
-    let _ = GATE_KEYS;
-    Some(Action {
-        name: name.to_string(),
-        section: s.name.clone(),
-        line: s.line,
-        gate,
-        audio,
-        kind,
-    })
-}
-
-fn build_hours(cx: &mut Ctx, s: &Section) -> Option<OpeningHours> {
-    let sec = Sec { s };
-    let mut allowed: Vec<&str> = DAYS.to_vec();
-    allowed.push("closed_on");
-    sec.check_keys(cx, &allowed, "an hours section (mon … sun, closed_on)");
+fn build_hours(cx: &mut Ctx, sec: &Sec) -> Option<OpeningHours> {
     let mut days: [Vec<hours::TimeRange>; 7] = Default::default();
     let mut ok = true;
     for (i, day) in DAYS.iter().enumerate() {
@@ -1026,7 +483,7 @@ fn build_hours(cx: &mut Ctx, s: &Section) -> Option<OpeningHours> {
             match hours::parse_day(&e.value) {
                 Ok(r) => days[i] = r,
                 Err(msg) => {
-                    cx.err(e.line, &s.name, Some(day), msg);
+                    cx.err(e.line, sec.name(), Some(day), msg);
                     ok = false;
                 }
             }
@@ -1036,7 +493,7 @@ fn build_hours(cx: &mut Ctx, s: &Section) -> Option<OpeningHours> {
         Some(e) => match hours::parse_closed_on(&e.value) {
             Ok(c) => c,
             Err(msg) => {
-                cx.err(e.line, &s.name, Some("closed_on"), msg);
+                cx.err(e.line, sec.name(), Some("closed_on"), msg);
                 ok = false;
                 Vec::new()
             }
@@ -1092,117 +549,52 @@ fn check_queues(cx: &mut Ctx, config: &Config) {
     }
 }
 
-/// Resolves every redirect `path` to a [`Target`], or reports why it is no route.
-fn check_redirect_targets(cx: &mut Ctx, doc: &Document, config: &mut Config) {
+/// Resolves every redirect `path` to the section it leads to, or reports why it is no route.
+fn resolve_redirects(cx: &mut Ctx, doc: &Document, config: &mut Config) {
     let mut resolved = Vec::new();
     for (name, action) in &config.actions {
-        if let ActionKind::Redirect { path, .. } = &action.kind {
-            let line = doc
-                .section(&action.section)
-                .and_then(|s| s.get("path"))
-                .map_or(action.line, |e| e.line);
-            match resolve_path(config, path) {
+        if let ActionKind::Redirect(r) = &action.kind {
+            match redirect::resolve(config, &r.path) {
                 Ok(t) => resolved.push((name.clone(), t)),
-                Err(msg) => cx.err(line, &action.section, Some("path"), msg),
+                Err(msg) => {
+                    let line = doc
+                        .section(&action.section)
+                        .and_then(|s| s.get("path"))
+                        .map_or(action.line, |e| e.line);
+                    cx.err(line, &action.section, Some("path"), msg)
+                }
             }
         }
     }
     for (name, t) in resolved {
-        if let Some(Action {
-            kind: ActionKind::Redirect { target, .. },
-            ..
-        }) = config.actions.get_mut(&name)
-        {
-            *target = t;
+        if let Some(ActionKind::Redirect(r)) = config.actions.get_mut(&name).map(|a| &mut a.kind) {
+            r.target = t;
         }
     }
 }
 
-fn resolve_path(config: &Config, path: &str) -> Result<Target, String> {
-    if !path.starts_with('/') {
-        return Err(format!(
-            "`{path}` must be a path starting with `/`, like /ivr/menu or /ivr/action/NAME"
-        ));
-    }
-    let (p, query) = path.split_once('?').unwrap_or((path, ""));
-    let mut menu: Option<String> = None;
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        match k.as_ref() {
-            "menu" if config.menus.contains_key(v.as_ref()) => menu = Some(v.into_owned()),
-            "menu" => {
-                return Err(format!(
-                    "`{path}` names menu `{v}`, which has no section [menu_{v}]"
-                ))
-            }
-            "loop_count" => {}
-            other => return Err(format!("`{path}`: unknown query parameter `{other}`")),
-        }
-    }
-    let p = p.trim_end_matches('/');
-    match p {
-        "/ivr" | "" => Ok(Target::Welcome),
-        "/ivr/hangup" => Ok(Target::Hangup),
-        "/ivr/menu" => Ok(Target::Menu(menu)),
-        _ => {
-            if let Some(d) = p.strip_prefix("/ivr/menu/") {
-                let mut cs = d.chars();
-                let digit = match (cs.next(), cs.next()) {
-                    (Some(c @ '0'..='9'), None) => c,
-                    _ => return Err(format!("`{path}`: menu options are single digits 0-9")),
-                };
-                let m = config
-                    .menu(menu.as_deref())
-                    .map(|m| m.section.clone())
-                    .unwrap_or_default();
-                let has = config
-                    .menu(menu.as_deref())
-                    .is_some_and(|m| m.options.contains_key(&digit));
-                if !has {
-                    return Err(format!("`{path}`: [{m}] has no option {digit}"));
-                }
-                return Ok(Target::MenuOption(menu, digit));
-            }
-            if let Some(a) = p.strip_prefix("/ivr/action/") {
-                if config.actions.contains_key(a) {
-                    return Ok(Target::Action(a.to_string()));
-                }
-                return Err(format!(
-                    "`{path}`: no section [action_{a}]{}",
-                    hint(a, config.actions.keys().map(String::as_str))
-                ));
-            }
-            Err(format!(
-                "`{path}` is no route: use /ivr, /ivr/menu, /ivr/menu/DIGIT, /ivr/action/NAME or /ivr/hangup"
-            ))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_find_near_misses() {
-        assert_eq!(
-            suggest("paly_sample", ["play_sample", "say"].into_iter()).as_deref(),
-            Some("play_sample")
-        );
-        assert_eq!(suggest("xyz", ["play_sample", "say"].into_iter()), None);
+/// What a redirect may name, as the loaded config has it.
+impl redirect::Sections for Config {
+    fn has_menu(&self, name: &str) -> bool {
+        self.menus.contains_key(name)
     }
 
-    #[test]
-    fn e164_and_urls() {
-        assert!(is_e164("+442079460000"));
-        assert!(!is_e164("442079460000"));
-        assert!(!is_e164("+0442079460000"));
-        assert!(!is_e164("+44 20 7946 0000"));
-        assert!(is_http_url(
-            "https://audio.example.net/ivr/welcome.mp3"
-        ));
-        assert!(is_http_url("http://127.0.0.1:8080/a%20b.mp3"));
-        assert!(!is_http_url("ftp://x/y.mp3"));
-        assert!(!is_http_url("https:///y.mp3"));
-        assert!(!is_http_url("https://x y/z.mp3"));
+    fn menu_has_option(&self, menu: Option<&str>, digit: char) -> bool {
+        self.menu(menu)
+            .is_some_and(|m| m.options.contains_key(&digit))
+    }
+
+    fn menu_section(&self, menu: Option<&str>) -> String {
+        self.menu(menu)
+            .map(|m| m.section.clone())
+            .unwrap_or_default()
+    }
+
+    fn has_action(&self, name: &str) -> bool {
+        self.actions.contains_key(name)
+    }
+
+    fn action_hint(&self, name: &str) -> String {
+        hint(name, self.actions.keys().map(String::as_str))
     }
 }

@@ -57,9 +57,9 @@ fn fixture_loads_unchanged_with_its_meaning() {
         other => panic!("{other:?}"),
     }
     match &c.actions["back_to_menu"].kind {
-        ActionKind::Redirect { path, target } => {
-            assert_eq!(path, "/ivr/menu");
-            assert_eq!(*target, Target::Menu(None));
+        ActionKind::Redirect(r) => {
+            assert_eq!(r.path, "/ivr/menu");
+            assert_eq!(r.target, Node::Menu(None));
         }
         other => panic!("{other:?}"),
     }

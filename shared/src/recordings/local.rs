@@ -11,8 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::job::{md5_hex, JobState};
 use super::ports::*;
-use super::{md5_hex, JobState};
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> PortError {
     PortError::Transient(format!("{what} {}: {e}", path.display()))

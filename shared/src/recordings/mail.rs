@@ -4,7 +4,8 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 
-use super::{JobState, Media, RecordingJob};
+use super::job::{JobState, RecordingJob};
+use super::ports::Media;
 use crate::config::Config;
 
 /// A voicemail alert: caller, called number, local time, duration,

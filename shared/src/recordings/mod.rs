@@ -8,6 +8,8 @@
 //! [`StateStore`] under a lease, so a crash or a retry resumes where it
 //! stopped instead of starting again.
 
+pub mod callback;
+pub(crate) mod job;
 pub mod local;
 pub mod mail;
 pub mod ports;
@@ -15,51 +17,13 @@ pub mod ports;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use crate::config::{ActionKind, Config};
+use crate::config::Config;
+pub use job::{md5_hex, JobState, RecordingJob, RecordingPlan, StoredCopy};
 pub use ports::{
     Claim, JobQueue, Mailer, Media, ObjectInfo, PortError, PortResult, RecordingStore, StateStore,
     TwilioApi,
 };
-
-/// A recording Twilio reported as completed, as the webhook saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordingJob {
-    pub recording_sid: String,
-    pub call_sid: String,
-    /// Twilio's `RecordingUrl` (no extension).
-    pub recording_url: String,
-    pub duration_seconds: Option<u32>,
-    /// The section that recorded it (`initiated_by_section`): an action's
-    /// name, or `agent_line_NAME` for an agent line.
-    pub section: String,
-    /// The caller's and the called number, carried in the callback URL.
-    pub caller: Option<String>,
-    pub called: Option<String>,
-    pub received_at: DateTime<Utc>,
-}
-
-/// What a stored copy looks like once verified.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredCopy {
-    pub key: String,
-    pub size: u64,
-    pub md5_hex: String,
-}
-
-/// Durable progress of one recording; each flag is set only after its step succeeded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobState {
-    pub stored: Option<StoredCopy>,
-    pub sms_sent: bool,
-    pub email_sent: bool,
-    pub twilio_deleted: bool,
-    pub transcription_status: Option<String>,
-    pub transcription_text: Option<String>,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-}
 
 /// What the worker should do with the job after one pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,48 +98,6 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// What the recording's section asks of the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Plan {
-    sms: Option<(String, String)>,
-    email_to: Vec<String>,
-    attach: bool,
-    transcribe: bool,
-    delete_from_twilio: bool,
-}
-
-fn plan(config: &Config, section: &str) -> Option<Plan> {
-    if let Some(line) = config.agent_line_by_section(section) {
-        // A recorded agent call: exported like a recorded forward, without alerts.
-        return line.record.then(|| Plan {
-            sms: None,
-            email_to: Vec::new(),
-            attach: false,
-            transcribe: false,
-            delete_from_twilio: !line.keep_twilio_copy.unwrap_or(config.aws.keep_twilio_copy),
-        });
-    }
-    let action = config.action(section)?;
-    let delete_from_twilio = !config.keeps_twilio_copy(action);
-    match &action.kind {
-        ActionKind::Voicemail(v) => Some(Plan {
-            sms: v.alert_sms_from.clone().zip(v.alert_sms_to.clone()),
-            email_to: v.alert_email_to.clone(),
-            attach: v.alert_email_attach,
-            transcribe: v.transcribe,
-            delete_from_twilio,
-        }),
-        ActionKind::Forward(f) if f.record => Some(Plan {
-            sms: None,
-            email_to: Vec::new(),
-            attach: false,
-            transcribe: false,
-            delete_from_twilio,
-        }),
-        _ => None,
-    }
-}
-
 /// One pass of the pipeline over one job, with the adapters it runs on.
 pub struct Pipeline<'a, S, M, T, K> {
     pub config: &'a Config,
@@ -231,7 +153,7 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
         now: DateTime<Utc>,
     ) -> Result<Outcome, (&'static str, PortError)> {
         let sid = job.recording_sid.as_str();
-        let Some(plan) = plan(self.config, &job.section) else {
+        let Some(plan) = self.config.recording_plan(&job.section) else {
             // The config changed since the call: keep the recording, touch nothing else.
             tracing::warn!(recording_sid = sid, section = %job.section, "section no longer records: storing only, Twilio copy kept");
             self.store_copy(job, state)
@@ -320,7 +242,10 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
                 .map_err(|e| ("sending the email alert", e))?;
             state.email_sent = true;
         }
-        if plan.delete_from_twilio && !self.settings.never_delete && !state.twilio_deleted {
+        if !self.config.keeps_twilio_copy(&plan)
+            && !self.settings.never_delete
+            && !state.twilio_deleted
+        {
             // The copy was verified when stored; check it is still there right before deleting.
             match self
                 .store
@@ -513,12 +438,6 @@ fn metadata(job: &RecordingJob, state: &JobState) -> Vec<(String, String)> {
 
 const NON_PRINTABLE: percent_encoding::AsciiSet = percent_encoding::CONTROLS.add(b'%');
 
-pub fn md5_hex(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    let digest = Md5::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests;
 
@@ -536,22 +455,24 @@ mod agent_line_plan {
 
     #[test]
     fn recorded_agent_calls_are_exported_and_deleted_without_alerts() {
-        let plan_of = |extra: &str| plan(&config(extra), "agent_line_dj");
-        assert_eq!(
-            plan_of("record = yes\n"),
-            Some(Plan {
-                sms: None,
-                email_to: Vec::new(),
-                attach: false,
-                transcribe: false,
-                delete_from_twilio: true,
+        let deletes = |extra: &str| {
+            let c = config(extra);
+            c.recording_plan("agent_line_dj").map(|p| {
+                (
+                    p.sms.is_none() && p.email_to.is_empty() && !p.transcribe,
+                    !c.keeps_twilio_copy(&p),
+                )
             })
-        );
+        };
+        assert_eq!(deletes("record = yes\n"), Some((true, true)));
         assert_eq!(
-            plan_of("record = yes\nkeep_twilio_copy = yes\n").map(|p| p.delete_from_twilio),
-            Some(false)
+            deletes("record = yes\nkeep_twilio_copy = yes\n"),
+            Some((true, false))
         );
-        assert_eq!(plan_of(""), None, "a line that does not record");
-        assert_eq!(plan(&config("record = yes\n"), "agent_line_other"), None);
+        assert_eq!(deletes(""), None, "a line that does not record");
+        assert_eq!(
+            config("record = yes\n").recording_plan("agent_line_other"),
+            None
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{JobState, RecordingJob};
+use super::job::{JobState, RecordingJob};
 
 /// Why an adapter call failed, and so what the pipeline does next.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,11 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::actions::agent_line::*;
+use crate::actions::ActionKind;
 use crate::config::{Config, Diagnostic};
 use crate::flow::{respond, Call, Params};
+use crate::routes::AgentStep;
 use crate::routes::Route;
 use crate::twiml::{parse, Node};
 
@@ -464,7 +467,7 @@ fn a_served_queue_is_an_entry_of_its_own() {
 // ---------------------------------------------------------------------------
 // The routes
 
-const REPO: &str = include_str!("../../config.ini");
+const REPO: &str = include_str!("../../../config.ini");
 const BASE: &str = "https://ivr.example/api";
 /// A Tuesday, 10:00 in London: the radio show is on.
 const ON_AIR: &str = "2026-11-24T10:00:00Z";

@@ -1,0 +1,495 @@
+//! `type = queue`: callers wait in a Twilio queue until an agent line
+//! ([`super::agent_line`]) takes them one at a time (the radio call-in
+//! line of the seeds). This file owns the action's keys and validation,
+//! the TwiML of its routes, and the wait-music schedule:
+//!
+//! | route | answers |
+//! |---|---|
+//! | `/ivr/action/NAME` (a queue action) | `<Enqueue waitUrl=… action=…>` |
+//! | `/ivr/queue/wait?initiated_by_section=NAME` | one pass of the wait music: announcements, the long-wait offer, hold; a `Digits=1` from the offer answers `<Leave/>` |
+//! | `/ivr/queue/result?initiated_by_section=NAME` | the `<Enqueue>` action: `QueueResult` → after-call SMS and hang up, the long-wait action, or an apology |
+//!
+//! Twilio requests the wait URL when the caller joins and again each time
+//! the previous wait document has finished, with `QueuePosition`,
+//! `QueueTime` and `AvgQueueTime`: every request is one *pass*, and
+//! [`wait_pass`] decides what it holds. Nothing on this path does I/O.
+
+use super::{ActionType, Invoked};
+use crate::answer::{Answer, Effect, Reply};
+use crate::config::reader::{Audio, Ctx, Sec};
+use crate::graph::{EdgeKind, Node};
+use crate::ids::{is_e164, is_queue_name, is_sid};
+use crate::routes::Route;
+use crate::twiml::{Enqueue, Gather, Play, Prompt, Response, Verb};
+
+/// Played while waiting when neither `hold_sample` nor `hold_say` is set: Twilio's demo track.
+pub const DEFAULT_HOLD_MUSIC: &str = "https://demo.twilio.com/docs/classic.mp3";
+/// The key that takes the long-wait offer.
+pub const LEAVE_KEY: &str = "1";
+pub const DEFAULT_LONG_WAIT_OFFER: &str =
+    "The wait is longer than usual. To leave a message instead, press 1. Or stay on the line and we will be with you as soon as we can.";
+pub const QUEUE_FULL: &str = "Sorry, all our lines are busy right now.";
+pub const QUEUE_TROUBLE: &str = "Sorry, we could not keep you in the queue.";
+/// Default length of a `hold_say` pass.
+pub const DEFAULT_ANNOUNCE_EVERY: u32 = 60;
+/// Seconds the long-wait offer listens after the pass before the wait music starts again.
+const OFFER_TIMEOUT: u32 = 2;
+/// A `type = queue` action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    /// The Twilio queue's name (its friendly name, at most 64 characters).
+    pub queue: String,
+    /// What a pass of the wait music plays.
+    pub hold: Audio,
+    /// With `hold_say`: seconds of silence after the text, i.e. about how
+    /// often the announcements come round (`announce_every_seconds`).
+    pub hold_pause: u32,
+    pub announce_position: bool,
+    pub announce_wait: bool,
+    pub long_wait: Option<LongWait>,
+    pub after_call_sms: Option<String>,
+}
+
+/// `long_wait_*`: when the wait is long, offer to leave the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongWait {
+    pub seconds: u32,
+    /// The action a caller who presses 1 goes to (usually a voicemail).
+    pub action: String,
+    pub offer: Option<Audio>,
+}
+
+/// The `queue` key, shared with agent lines: a queue name Twilio accepts.
+pub(crate) fn queue_name(cx: &mut Ctx, sec: &Sec) -> Option<String> {
+    let e = sec.require(cx, "queue")?;
+    let v = e.value.trim();
+    if is_queue_name(v) {
+        Some(v.to_string())
+    } else {
+        cx.err(
+            e.line,
+            sec.name(),
+            Some("queue"),
+            format!("`{v}` is not a queue name: up to 64 letters, digits, `_`, `-` and `.`"),
+        );
+        None
+    }
+}
+
+impl ActionType for Queue {
+    const TYPE: &'static str = "queue";
+
+    fn parse(cx: &mut Ctx, sec: &Sec) -> Option<Self> {
+        let queue = queue_name(cx, sec);
+        let hold = sec.audio(cx, "hold_sample", "hold_say");
+        let every = sec.number(cx, "announce_every_seconds", 10, 600);
+        if let (Some(Audio::Play(_)), Some(e)) = (&hold, sec.value("announce_every_seconds")) {
+            cx.err(
+                e.line,
+                sec.name(),
+                Some("announce_every_seconds"),
+                "has no effect with `hold_sample`: the announcements come round between plays of the file, so its length sets the interval (or use `hold_say`)",
+            );
+        }
+        let announce_position = sec.boolean(cx, "announce_position").unwrap_or(true);
+        let announce_wait = sec.boolean(cx, "announce_wait").unwrap_or(true);
+        let seconds = sec.number(cx, "long_wait_seconds", 0, 86_400);
+        let action = sec.action_ref(cx, "long_wait_action");
+        let offer = sec.audio(cx, "long_wait_sample", "long_wait_say");
+        let long_wait = match (
+            sec.value("long_wait_seconds"),
+            sec.value("long_wait_action"),
+        ) {
+            (None, None) => {
+                for key in ["long_wait_sample", "long_wait_say"] {
+                    if let Some(e) = sec.value(key) {
+                        cx.err(
+                            e.line,
+                            sec.name(),
+                            Some(key),
+                            "has no effect without `long_wait_seconds` and `long_wait_action`",
+                        );
+                    }
+                }
+                None
+            }
+            (Some(_), None) => {
+                sec.require(cx, "long_wait_action");
+                None
+            }
+            (None, Some(_)) => {
+                sec.require(cx, "long_wait_seconds");
+                None
+            }
+            (Some(_), Some(_)) => match (seconds, action) {
+                (Some(seconds), Some(action)) => Some(LongWait {
+                    seconds,
+                    action,
+                    offer,
+                }),
+                _ => None,
+            },
+        };
+        let after_call_sms = sec.text("after_call_sms").and_then(|text| {
+            if text.chars().count() > 1600 {
+                cx.err(
+                    sec.line_of("after_call_sms"),
+                    sec.name(),
+                    Some("after_call_sms"),
+                    "is longer than an SMS can be (1600 characters)",
+                );
+                None
+            } else {
+                Some(text)
+            }
+        });
+        Some(Queue {
+            queue: queue?,
+            hold: hold.unwrap_or_else(|| Audio::Play(DEFAULT_HOLD_MUSIC.to_string())),
+            hold_pause: every.unwrap_or(DEFAULT_ANNOUNCE_EVERY),
+            announce_position,
+            announce_wait,
+            long_wait,
+            after_call_sms,
+        })
+    }
+
+    fn answer(&self, a: &Answer, me: &Invoked, r: &mut Response) {
+        r.push(Verb::Enqueue(Enqueue {
+            queue: self.queue.clone(),
+            action: Some(a.section_url(Route::QueueResult, me.name)),
+            wait_url: Some(a.section_url(Route::QueueWait, me.name)),
+        }));
+    }
+
+    fn edges(&self) -> Vec<(EdgeKind, Node)> {
+        self.long_wait
+            .iter()
+            .map(|lw| (EdgeKind::LongWait, Node::Action(lw.action.clone())))
+            .collect()
+    }
+
+    fn summary(&self) -> Vec<String> {
+        let mut lines = vec![format!("queue {}", self.queue)];
+        let said: Vec<&str> = [
+            self.announce_position.then_some("position"),
+            self.announce_wait.then_some("wait"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut s = format!("hold: {}", self.hold.describe());
+        if !said.is_empty() {
+            s.push_str(&format!(", announces {}", said.join(" and ")));
+        }
+        lines.push(s);
+        if let Some(lw) = &self.long_wait {
+            lines.push(format!("long wait: over {}s", lw.seconds));
+        }
+        lines
+    }
+
+    fn ending(&self) -> Option<(&'static str, u32)> {
+        Some(match self.after_call_sms {
+            Some(_) => ("after the call: SMS", 110),
+            None => ("after the call", 110),
+        })
+    }
+}
+
+/// What Twilio tells the wait URL about the caller's place in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitParams {
+    /// `QueuePosition`: 1 is next.
+    pub position: u32,
+    /// `QueueTime`: seconds this caller has waited.
+    pub queue_time: u32,
+    /// `AvgQueueTime`: seconds the callers in the queue have waited on average; 0 when unknown.
+    pub avg_wait: u32,
+}
+
+/// One pass of the wait music, decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitPass {
+    /// Said first: the caller's position and the expected wait.
+    pub announcement: Option<String>,
+    /// Whether the pass offers to leave the queue (`long_wait_*`).
+    pub offer: bool,
+}
+
+/// The wait-music schedule: what one pass holds. Every pass starts with the
+/// announcements (Twilio asks when the caller joins and after each pass,
+/// so they come round once per pass: a play of `hold_sample`, or `hold_say`
+/// and `announce_every_seconds` of quiet), and once the wait is long the
+/// pass offers to leave. `wait` is `None` when the request carried no
+/// queue parameters (the offer's own key press, or a malformed request):
+/// then the pass just holds.
+pub fn wait_pass(q: &Queue, wait: Option<&WaitParams>) -> WaitPass {
+    let Some(w) = wait else {
+        return WaitPass {
+            announcement: None,
+            offer: false,
+        };
+    };
+    WaitPass {
+        announcement: announcement(w.position, w.avg_wait, q),
+        offer: q
+            .long_wait
+            .as_ref()
+            .is_some_and(|lw| long_wait(w, lw.seconds)),
+    }
+}
+
+/// The expected wait is long: callers have been waiting longer than
+/// `threshold` on average (`AvgQueueTime`, Twilio's own statistic for the
+/// queue), or this caller already has.
+pub fn long_wait(w: &WaitParams, threshold: u32) -> bool {
+    w.avg_wait.max(w.queue_time) > threshold
+}
+
+/// The words that open a pass: "You are caller number 3. The expected wait
+/// is about 4 minutes." `None` when there is nothing to say (both
+/// announcements off, or no position and no known wait).
+pub fn announcement(position: u32, avg_wait: u32, q: &Queue) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    if q.announce_position && position > 0 {
+        parts.push(match position {
+            1 => "You are next in line.".to_string(),
+            n => format!("You are caller number {n}."),
+        });
+    }
+    if q.announce_wait {
+        if let Some(w) = wait_phrase(avg_wait) {
+            parts.push(format!("The expected wait is {w}."));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// `about 4 minutes`, rounded to the nearest minute; `None` when unknown (0).
+pub fn wait_phrase(seconds: u32) -> Option<String> {
+    match seconds {
+        0 => None,
+        1..=59 => Some("less than a minute".into()),
+        s => match (s + 30) / 60 {
+            1 => Some("about 1 minute".into()),
+            m => Some(format!("about {m} minutes")),
+        },
+    }
+}
+
+fn number(s: Option<&str>) -> Option<u32> {
+    s.and_then(|v| v.trim().parse::<u32>().ok())
+}
+
+/// `/ivr/queue/wait` for a section that is not a queue action (the config
+/// changed while the caller waited, or a stray request): keep them waiting
+/// with music; an agent can still take them.
+pub fn wait_elsewhere() -> Reply {
+    tracing::warn!("wait URL for a section that is not a queue action: default hold");
+    Reply::single(
+        Verb::Play(Play {
+            url: DEFAULT_HOLD_MUSIC.into(),
+        }),
+        "queue wait: not a queue action (default hold)",
+    )
+}
+
+/// `/ivr/queue/result` for a section that is not a queue action.
+pub fn result_elsewhere(a: &Answer) -> Reply {
+    let result = a.param("QueueResult").unwrap_or("");
+    match result {
+        "bridged" | "hangup" => Reply::single(
+            Verb::Hangup,
+            format!("queue result {result}: not a queue action"),
+        ),
+        _ => a.recover("queue result for a section that is not a queue action"),
+    }
+}
+
+impl Queue {
+    fn hold_prompts(&self, a: &Answer) -> Vec<Prompt> {
+        match &self.hold {
+            Audio::Play(_) => vec![a.prompt(&self.hold)],
+            Audio::Say(_) => vec![
+                a.prompt(&self.hold),
+                Prompt::Pause {
+                    length: self.hold_pause,
+                },
+            ],
+        }
+    }
+
+    /// `/ivr/queue/wait`: one pass of the wait music, or `<Leave/>` for the long-wait key.
+    pub fn wait(&self, a: &Answer, name: &str) -> Reply {
+        let q = self;
+        if let Some(digits) = a.param("Digits") {
+            if digits == LEAVE_KEY {
+                if let Some(lw) = &q.long_wait {
+                    return Reply::single(
+                        Verb::Leave,
+                        format!("queue {}: leaves for {}", q.queue, lw.action),
+                    );
+                }
+            }
+            // Any other key: back to the music (the offer comes round again).
+            let mut r = Response::new();
+            for p in q.hold_prompts(a) {
+                r.push(p.into());
+            }
+            return Reply::new(
+                r,
+                format!("queue {}: pressed {digits}, still waiting", q.queue),
+            );
+        }
+        let wait = match (
+            number(a.param("QueuePosition")),
+            number(a.param("QueueTime")),
+        ) {
+            (Some(position), queue_time) => Some(WaitParams {
+                position,
+                queue_time: queue_time.unwrap_or(0),
+                avg_wait: number(a.param("AvgQueueTime")).unwrap_or(0),
+            }),
+            (None, _) => None,
+        };
+        if wait.is_none() {
+            tracing::warn!(section = %name, "wait URL without QueuePosition: hold only");
+        }
+        let pass = wait_pass(q, wait.as_ref());
+        let mut prompts: Vec<Prompt> = Vec::new();
+        if let Some(text) = &pass.announcement {
+            prompts.push(Prompt::Say(a.say(text)));
+        }
+        let mut r = Response::new();
+        let outcome = format!(
+            "queue {} wait (position {}, {}s{})",
+            q.queue,
+            wait.map_or("?".to_string(), |w| w.position.to_string()),
+            wait.map_or(0, |w| w.queue_time),
+            if pass.offer { ", long wait" } else { "" }
+        );
+        match q.long_wait.as_ref().filter(|_| pass.offer) {
+            Some(lw) => {
+                prompts.push(match &lw.offer {
+                    Some(audio) => a.prompt(audio),
+                    None => Prompt::Say(a.say(DEFAULT_LONG_WAIT_OFFER)),
+                });
+                prompts.extend(q.hold_prompts(a));
+                r.push(Verb::Gather(Gather {
+                    num_digits: Some(1),
+                    action: Some(a.section_url(Route::QueueWait, name)),
+                    timeout: Some(OFFER_TIMEOUT),
+                    children: prompts,
+                }));
+            }
+            None => {
+                prompts.extend(q.hold_prompts(a));
+                for p in prompts {
+                    r.push(p.into());
+                }
+            }
+        }
+        Reply::new(r, outcome)
+    }
+
+    /// `/ivr/queue/result`: the `<Enqueue>` action, once the caller is out of the queue.
+    pub fn result(&self, a: &Answer, name: &str) -> Reply {
+        let q = self;
+        let result = a.param("QueueResult").unwrap_or("");
+        let long_wait_or_hangup = |r: &mut Response| {
+            match &q.long_wait {
+                Some(lw) => r.push(Verb::Redirect {
+                    url: a.action_url(&lw.action),
+                }),
+                None => r.push(Verb::Hangup),
+            };
+        };
+        match result {
+            "bridged" => {
+                let mut reply = Reply::single(
+                    Verb::Hangup,
+                    format!("queue {}: conversation over", q.queue),
+                );
+                if let Some(body) = &q.after_call_sms {
+                    match after_call_sms(a, body) {
+                        Ok(effect) => reply.effects.push(effect),
+                        Err(why) => {
+                            tracing::warn!(section = %name, why, "no after-call SMS");
+                            reply.outcome.push_str(&format!(" (no SMS: {why})"));
+                        }
+                    }
+                }
+                reply
+            }
+            "leave" => match &q.long_wait {
+                Some(lw) => Reply::single(
+                    Verb::Redirect {
+                        url: a.action_url(&lw.action),
+                    },
+                    format!("queue {}: left for {}", q.queue, lw.action),
+                ),
+                None => a.recover("left a queue that has no long-wait action"),
+            },
+            // The caller is gone: nothing to say, nobody to text.
+            "hangup" => Reply::single(
+                Verb::Hangup,
+                format!("queue {}: caller hung up while waiting", q.queue),
+            ),
+            // Someone else has the call (REST) or the bridge is being made: stay out of the way.
+            "redirected" | "bridging-in-process" => {
+                Reply::new(Response::new(), format!("queue {}: {result}", q.queue))
+            }
+            "queue-full" => {
+                let mut r = Response::new();
+                r.push(Verb::Say(a.say(QUEUE_FULL)));
+                long_wait_or_hangup(&mut r);
+                Reply::new(r, format!("queue {}: full", q.queue))
+            }
+            other => {
+                tracing::warn!(queue_result = other, section = %name, "queue trouble");
+                let mut r = Response::new();
+                r.push(Verb::Say(a.say(QUEUE_TROUBLE)));
+                long_wait_or_hangup(&mut r);
+                Reply::new(
+                    r,
+                    format!(
+                        "queue {}: {}",
+                        q.queue,
+                        if other.is_empty() {
+                            "no QueueResult"
+                        } else {
+                            other
+                        }
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The thank-you text: from the number the caller called, to the caller, once per call.
+fn after_call_sms(a: &Answer, body: &str) -> Result<Effect, &'static str> {
+    let call_sid = a
+        .param("CallSid")
+        .filter(|s| is_sid(s, "CA"))
+        .ok_or("no valid CallSid")?;
+    let to = a
+        .param("From")
+        .filter(|p| is_e164(p))
+        .ok_or("the caller's number is withheld or not E.164")?;
+    let from = a
+        .param("To")
+        .filter(|p| is_e164(p))
+        .ok_or("the called number is not E.164")?;
+    Ok(Effect::SendSms {
+        key: format!("after-call-sms/{call_sid}"),
+        from: from.to_string(),
+        to: to.to_string(),
+        body: body.to_string(),
+    })
+}
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;
