@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use shared::config::{Audio, Config, EdgeKind, Node};
+use shared::Route;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -317,7 +318,7 @@ fn picture(config: &Config) -> Picture {
     let mut boxes = vec![(G::Start, vec!["incoming call".to_string()])];
     for n in &entries {
         let path = match n {
-            Node::Action(a) => format!("/ivr/action/{a}"),
+            Node::Action(a) => Route::Action(a.clone()).path(),
             other => other.section(),
         };
         boxes.push((

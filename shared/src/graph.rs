@@ -4,7 +4,7 @@
 //! Each section type says which edges leave it (menus here in the config,
 //! actions in `crate::actions`); `config::check` assembles them for the
 //! redirect-cycle and reachability checks, and `ivr graph` draws them.
-//! Pure data and algorithms: this module depends on nothing in the crate.
+//! Pure data and algorithms: this module depends only on `routes`.
 //! Both searches are iterative and linear in the size of the graph, so a
 //! config of tens of thousands of sections is checked in milliseconds and
 //! cannot overflow the stack.
@@ -34,7 +34,7 @@ impl Node {
             Node::MenuOption(None, d) => format!("ivr_menu_option_{d}"),
             Node::MenuOption(Some(m), d) => format!("menu_{m}_option_{d}"),
             Node::Action(a) => format!("action_{a}"),
-            Node::HangupRoute => "/ivr/hangup".into(),
+            Node::HangupRoute => crate::routes::Route::Hangup.path(),
             Node::AgentLine(l) => format!("agent_line_{l}"),
         }
     }

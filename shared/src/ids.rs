@@ -13,9 +13,11 @@ pub fn is_e164(v: &str) -> bool {
         && !digits.starts_with('0')
 }
 
-/// Twilio SIDs: a two-letter prefix (`CA`, `RE`, `AC`, …) and 32 hex digits.
+/// Twilio SIDs: a prefix (`CA`, `RE`, `AC`, …) and exactly 32 hex digits.
 pub fn is_sid(s: &str, prefix: &str) -> bool {
-    s.len() == 34 && s.starts_with(prefix) && s[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    s.len() == prefix.len() + 32
+        && s.starts_with(prefix)
+        && s[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A plausible address (`local@domain.tld`): enough to catch typos, not RFC 5322.

@@ -352,12 +352,7 @@ impl TwilioApi for TwilioClient {
     }
 }
 
-/// `PREFIX` followed by exactly 32 hex digits (Twilio's SID shape).
-pub fn is_sid(s: &str, prefix: &str) -> bool {
-    s.len() == prefix.len() + 32
-        && s.starts_with(prefix)
-        && s[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit())
-}
+pub use crate::ids::is_sid;
 
 fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {

@@ -227,7 +227,14 @@ impl AgentLine {
     /// Lines for `ivr graph`'s box.
     pub fn summary(&self) -> Vec<String> {
         let mut lines = vec![
-            format!("agents call /ivr/agent/{}", self.name),
+            format!(
+                "agents call {}",
+                Route::Agent {
+                    line: self.name.clone(),
+                    step: AgentStep::Answer
+                }
+                .path()
+            ),
             format!("agents: {}", self.agents.join(", ")),
         ];
         if let Some(audio) = &self.audio {

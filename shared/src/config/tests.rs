@@ -419,3 +419,233 @@ fn bad_account_sid_and_syntax_errors_have_lines() {
         &["expected `key = value`"],
     );
 }
+
+/// A config with one section of every kind, each valid on its own, that the
+/// README test below changes one documented key at a time.
+const EVERY_KIND: &str = "\
+[twilio]
+[aws]
+[ivr]
+timezone = Europe/London
+[ivr_welcome]
+say = Hello.
+[ivr_menu]
+say = Press a key.
+[ivr_menu_option_1]
+action = t_forward
+[ivr_menu_option_2]
+action = t_redirect
+[ivr_menu_option_3]
+action = t_menu
+[ivr_menu_option_4]
+action = t_queue
+[ivr_menu_option_5]
+action = sales
+[menu_support]
+say = Support.
+[menu_support_option_1]
+action = t_hangup
+[action_t_forward]
+type = forward
+phone_number = +442079460000
+action_on_busy = t_voicemail
+action_on_no_answer = t_voicemail
+action_on_failed = t_voicemail
+action_on_canceled = t_voicemail
+record = yes
+[action_t_voicemail]
+type = voicemail
+voicemail_alert_email_to = office@example.com
+[action_t_redirect]
+type = redirect
+path = /ivr/menu
+[action_t_hangup]
+type = hangup
+[action_t_menu]
+type = menu
+menu = support
+[action_t_queue]
+type = queue
+queue = ask-the-plumber
+[agent_line_dj]
+queue = ask-the-plumber
+agents = +447700900010
+record = yes
+[action_goodbye]
+type = hangup
+[action_sales]
+type = hangup
+[action_voicemail]
+type = voicemail
+[action_callin_voicemail]
+type = voicemail
+[hours_office]
+mon = 0900-1700
+[hours_t]
+";
+
+/// The section of [`EVERY_KIND`] a README heading documents.
+fn documented_section(heading: &str) -> Option<&'static str> {
+    let code = heading.split('`').nth(1)?;
+    Some(match code {
+        "[twilio]" => "twilio",
+        "[aws]" => "aws",
+        "[ivr]" => "ivr",
+        "[ivr_welcome]" => "ivr_welcome",
+        "[ivr_menu]" => "ivr_menu",
+        "[ivr_menu_option_N]" => "ivr_menu_option_1",
+        "[hours_NAME]" => "hours_t",
+        "[agent_line_NAME]" => "agent_line_dj",
+        "type = forward" => "action_t_forward",
+        "type = voicemail" => "action_t_voicemail",
+        "type = redirect" => "action_t_redirect",
+        "type = hangup" => "action_t_hangup",
+        "type = menu" => "action_t_menu",
+        "type = queue" => "action_t_queue",
+        _ => return None,
+    })
+}
+
+/// Keys that only make sense with a partner, and the partner's value.
+fn companions(key: &str) -> &'static [(&'static str, &'static str)] {
+    match key {
+        "hours" => &[("hours_action_on_closed", "goodbye")],
+        "hours_action_on_closed" => &[("hours", "office")],
+        "no_input_action_on_max_loops" => &[("no_input_max_loops", "3")],
+        "long_wait_sample" | "long_wait_say" => &[
+            ("long_wait_seconds", "300"),
+            ("long_wait_action", "goodbye"),
+        ],
+        _ => &[],
+    }
+}
+
+/// `EVERY_KIND` with `pairs` set in `section` (replacing what it had).
+fn with_keys(section: &str, pairs: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let mut current = String::new();
+    let flush = |out: &mut String, current: &str| {
+        if current == section {
+            for (k, v) in pairs {
+                out.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+    };
+    for line in EVERY_KIND.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            flush(&mut out, &current);
+            current = name.to_string();
+        } else if current == section {
+            let key = line.split('=').next().unwrap_or("").trim();
+            if pairs.iter().any(|(k, _)| k == key) {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    flush(&mut out, &current);
+    out
+}
+
+/// Every key in the README's configuration tables, with the example the
+/// table gives, is accepted by validation: the docs and the validator
+/// cannot drift apart (they did: `[aws] ses_sender` was documented and refused).
+#[test]
+fn every_key_the_readme_documents_is_accepted_with_its_example() {
+    assert!(
+        Config::parse(EVERY_KIND).is_ok(),
+        "{:#?}",
+        Config::parse(EVERY_KIND).err()
+    );
+    let readme = include_str!("../../../README.md");
+    let mut section: Option<&str> = None;
+    let mut checked = 0;
+    for line in readme.lines() {
+        if line.starts_with("## ") {
+            section = None;
+        }
+        if line.starts_with("### ") || line.starts_with("**`type = ") {
+            section = documented_section(line);
+            continue;
+        }
+        let Some(sec) = section else { continue };
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() != 5 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let keys: Vec<&str> = cells[1].split('`').skip(1).step_by(2).collect();
+        let example = cells[3].replace("*(empty)*", "");
+        let values: Vec<&str> = example.split('`').skip(1).step_by(2).collect();
+        // `key = value` examples name their key; bare ones go to the row's keys.
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if let Some((k, v)) = values.first().and_then(|v| v.split_once(" = ")) {
+            pairs.push((k.trim().to_string(), v.trim().to_string()));
+        } else if cells[1].contains(" / ") {
+            let v = values.first().copied().unwrap_or("");
+            let key = if v.starts_with("http") {
+                keys[0]
+            } else {
+                keys[1]
+            };
+            let v = if v.is_empty() && key.ends_with("_sample") {
+                "https://example.com/a.mp3"
+            } else if v.is_empty() {
+                "Hello."
+            } else {
+                v
+            };
+            pairs.push((key.to_string(), v.to_string()));
+        } else if values.len() == keys.len() {
+            pairs.extend(
+                keys.iter()
+                    .zip(&values)
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+        } else if let [v] = values[..] {
+            pairs.extend(keys.iter().map(|k| (k.to_string(), v.to_string())));
+        } else {
+            // No example: the key must still be known.
+            pairs.extend(keys.iter().map(|k| (k.to_string(), String::new())));
+        }
+        if keys.contains(&"mon") && keys.contains(&"sun") {
+            let v = pairs[0].1.clone();
+            pairs = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .iter()
+                .map(|d| (d.to_string(), v.clone()))
+                .collect();
+        }
+        let named: Vec<String> = pairs.iter().map(|(k, _)| k.clone()).collect();
+        for k in &named {
+            for (ck, cv) in companions(k) {
+                if !pairs.iter().any(|(k, _)| k == ck) {
+                    pairs.push((ck.to_string(), cv.to_string()));
+                }
+            }
+        }
+        let text = with_keys(sec, &pairs);
+        if let Err(errs) = Config::parse(&text) {
+            let rendered: Vec<String> = errs.iter().map(|d| d.render("README")).collect();
+            panic!("[{sec}] {pairs:?} as the README documents it is refused:\n{rendered:#?}");
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 50,
+        "only {checked} documented keys found: did the README's tables move?"
+    );
+}
+
+#[test]
+fn aws_keys_the_readme_documents_are_read() {
+    let text = MINIMAL.replace(
+        "[ivr]",
+        "[aws]\nses_sender = ivr@example.com\nkeep_twilio_copy = yes\nrecording_link_expiry_hours = 24\n[ivr]",
+    );
+    let c = Config::parse(&text)
+        .expect("documented [aws] keys load")
+        .config;
+    assert_eq!(c.aws.ses_sender.as_deref(), Some("ivr@example.com"));
+    assert!(c.aws.keep_twilio_copy);
+    assert_eq!(c.aws.recording_link_expiry_hours, 24);
+}
