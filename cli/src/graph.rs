@@ -136,159 +136,239 @@ fn edge_rank(kind: &EdgeKind) -> u32 {
     }
 }
 
-fn picture(config: &Config) -> Picture {
-    let edges = config.edges();
-    let reachable = config.reachable();
+/// What shapes the picture: which sections have an hours check in front,
+/// and which menu options are drawn as arrows rather than boxes.
+struct Layout<'a> {
+    config: &'a Config,
+    edges: Vec<shared::config::Edge>,
+    /// Sections with an hours check in front of them: node → hours name.
+    gated: BTreeMap<Node, String>,
+    /// How many arrows lead into each node.
+    incoming: BTreeMap<Node, usize>,
+}
 
-    // Sections with an hours check in front of them: node → hours name.
-    let mut gated: BTreeMap<Node, String> = BTreeMap::new();
-    for e in &edges {
-        if let EdgeKind::Closed(h) = &e.kind {
-            gated.insert(e.from.clone(), h.clone());
+impl<'a> Layout<'a> {
+    fn new(config: &'a Config) -> Self {
+        let edges = config.edges();
+        let mut gated = BTreeMap::new();
+        let mut incoming: BTreeMap<Node, usize> = BTreeMap::new();
+        for e in &edges {
+            if let EdgeKind::Closed(h) = &e.kind {
+                gated.insert(e.from.clone(), h.clone());
+            }
+            *incoming.entry(e.to.clone()).or_default() += 1;
+        }
+        Layout {
+            config,
+            edges,
+            gated,
+            incoming,
         }
     }
-    // A menu option that says nothing is drawn as the digit's arrow (through
-    // its hours check, if it has one) rather than as a box of its own.
-    let mut incoming: BTreeMap<&Node, usize> = BTreeMap::new();
-    for e in &edges {
-        *incoming.entry(&e.to).or_default() += 1;
+
+    /// A menu option that says nothing is drawn as the digit's arrow (through
+    /// its hours check, if it has one) rather than as a box of its own.
+    fn collapsed(&self, n: &Node) -> bool {
+        let option = match n {
+            Node::MenuOption(m, d) => self
+                .config
+                .menu(m.as_deref())
+                .and_then(|m| m.options.get(d)),
+            _ => None,
+        };
+        option.is_some_and(|o| o.audio.is_none() && self.incoming.get(n).copied() == Some(1))
     }
-    let option_of = |n: &Node| match n {
-        Node::MenuOption(m, d) => config.menu(m.as_deref()).and_then(|m| m.options.get(d)),
-        _ => None,
-    };
-    let collapsed = |n: &Node| {
-        option_of(n).is_some_and(|o| o.audio.is_none() && incoming.get(n).copied() == Some(1))
-    };
-    let into = |n: &Node| -> G {
+
+    /// The box an arrow into `n` points at.
+    fn into(&self, n: &Node) -> G {
         if *n == Node::HangupRoute {
             G::End
-        } else if gated.contains_key(n) {
+        } else if self.gated.contains_key(n) {
             G::Hours(n.clone())
         } else {
             G::Section(n.clone())
         }
-    };
-
-    let mut arrows = vec![Arrow {
-        from: G::Start,
-        to: into(&Node::Welcome),
-        label: String::new(),
-        rank: 0,
-        dashed: false,
-    }];
-    let entries: Vec<Node> = config
-        .entries()
-        .into_iter()
-        .filter(|n| *n != Node::Welcome)
-        .collect();
-    for n in &entries {
-        arrows.push(Arrow {
-            from: G::Entry(n.clone()),
-            to: into(n),
-            label: String::new(),
-            rank: 0,
-            dashed: false,
-        });
     }
-    // Where a section leads straight on to (a collapsed option's action).
-    let next_of = |n: &Node| {
-        edges
+
+    /// Where a section leads straight on to (a collapsed option's action).
+    fn next_of(&self, n: &Node) -> Option<Node> {
+        self.edges
             .iter()
             .find(|x| x.from == *n && x.kind == EdgeKind::Next)
             .map(|x| x.to.clone())
-    };
-    for n in gated.keys() {
-        let to = if collapsed(n) {
-            match next_of(n) {
-                Some(next) => into(&next),
-                None => continue,
-            }
-        } else {
-            G::Section(n.clone())
-        };
-        arrows.push(Arrow {
-            from: G::Hours(n.clone()),
-            to,
-            label: "open".into(),
-            rank: 0,
-            dashed: false,
-        });
     }
-    for e in &edges {
-        let rank = edge_rank(&e.kind);
-        let (from, to, label) = match &e.kind {
-            EdgeKind::Closed(_) => (G::Hours(e.from.clone()), into(&e.to), "closed".to_string()),
-            EdgeKind::Next if collapsed(&e.from) => continue,
-            EdgeKind::Digit(d) if collapsed(&e.to) && !gated.contains_key(&e.to) => {
-                let Some(next) = next_of(&e.to) else {
-                    continue;
-                };
-                (
-                    G::Section(e.from.clone()),
-                    into(&next),
-                    format!("press {d}"),
-                )
-            }
-            EdgeKind::Digit(d) => (
-                G::Section(e.from.clone()),
-                into(&e.to),
-                format!("press {d}"),
-            ),
-            EdgeKind::Next => (G::Section(e.from.clone()), into(&e.to), String::new()),
-            EdgeKind::NoInputMaxLoops => (
-                G::Section(e.from.clone()),
-                into(&e.to),
-                no_input_label(config, &e.from),
-            ),
-            EdgeKind::DialBusy => (G::Section(e.from.clone()), into(&e.to), "busy".into()),
-            EdgeKind::DialNoAnswer => (G::Section(e.from.clone()), into(&e.to), "no-answer".into()),
-            EdgeKind::DialFailed => (G::Section(e.from.clone()), into(&e.to), "failed".into()),
-            EdgeKind::DialCanceled => (G::Section(e.from.clone()), into(&e.to), "canceled".into()),
-            EdgeKind::LongWait => (
-                G::Section(e.from.clone()),
-                into(&e.to),
-                "long wait: press 1".into(),
-            ),
-            EdgeKind::TakesCallers => (
-                G::Section(e.from.clone()),
-                G::Section(e.to.clone()),
-                "takes the next caller".into(),
-            ),
-        };
-        arrows.push(Arrow {
-            dashed: e.kind == EdgeKind::TakesCallers,
-            from,
-            to,
-            label,
-            rank,
-        });
+
+    /// The other entries than the welcome (call-in lines' own numbers).
+    fn entries(&self) -> Vec<Node> {
+        self.config
+            .entries()
+            .into_iter()
+            .filter(|n| *n != Node::Welcome)
+            .collect()
     }
-    // Where the call ends.
-    for menu in std::iter::once(&config.main_menu).chain(config.menus.values()) {
-        if menu.no_input_max_loops.is_some() && menu.no_input_action_on_max_loops.is_none() {
-            let n = Node::Menu(menu.name.clone());
+
+    /// The arrows into the flow: the incoming call and each other entry.
+    fn entry_arrows(&self) -> Vec<Arrow> {
+        let mut arrows = vec![plain(G::Start, self.into(&Node::Welcome), "", 0)];
+        for n in self.entries() {
+            arrows.push(plain(G::Entry(n.clone()), self.into(&n), "", 0));
+        }
+        arrows
+    }
+
+    /// "open" out of every hours check.
+    fn open_arrows(&self) -> Vec<Arrow> {
+        let mut arrows = Vec::new();
+        for n in self.gated.keys() {
+            let to = if self.collapsed(n) {
+                match self.next_of(n) {
+                    Some(next) => self.into(&next),
+                    None => continue,
+                }
+            } else {
+                G::Section(n.clone())
+            };
+            arrows.push(plain(G::Hours(n.clone()), to, "open", 0));
+        }
+        arrows
+    }
+
+    /// One arrow per edge of the flow (a collapsed option's two edges make one).
+    fn edge_arrows(&self) -> Vec<Arrow> {
+        let mut arrows = Vec::new();
+        for e in &self.edges {
+            let rank = edge_rank(&e.kind);
+            let from = G::Section(e.from.clone());
+            let (from, to, label) = match &e.kind {
+                EdgeKind::Closed(_) => (
+                    G::Hours(e.from.clone()),
+                    self.into(&e.to),
+                    "closed".to_string(),
+                ),
+                EdgeKind::Next if self.collapsed(&e.from) => continue,
+                EdgeKind::Digit(d) if self.collapsed(&e.to) && !self.gated.contains_key(&e.to) => {
+                    let Some(next) = self.next_of(&e.to) else {
+                        continue;
+                    };
+                    (from, self.into(&next), format!("press {d}"))
+                }
+                EdgeKind::Digit(d) => (from, self.into(&e.to), format!("press {d}")),
+                EdgeKind::Next => (from, self.into(&e.to), String::new()),
+                EdgeKind::NoInputMaxLoops => {
+                    (from, self.into(&e.to), no_input_label(self.config, &e.from))
+                }
+                EdgeKind::DialBusy => (from, self.into(&e.to), "busy".into()),
+                EdgeKind::DialNoAnswer => (from, self.into(&e.to), "no-answer".into()),
+                EdgeKind::DialFailed => (from, self.into(&e.to), "failed".into()),
+                EdgeKind::DialCanceled => (from, self.into(&e.to), "canceled".into()),
+                EdgeKind::LongWait => (from, self.into(&e.to), "long wait: press 1".into()),
+                EdgeKind::TakesCallers => (
+                    from,
+                    G::Section(e.to.clone()),
+                    "takes the next caller".into(),
+                ),
+            };
             arrows.push(Arrow {
-                label: no_input_label(config, &n),
-                from: G::Section(n),
-                to: G::End,
-                rank: 100,
-                dashed: false,
+                dashed: e.kind == EdgeKind::TakesCallers,
+                from,
+                to,
+                label,
+                rank,
             });
         }
+        arrows
     }
-    for a in config.actions.values() {
-        let Some((label, rank)) = a.kind.ending() else {
-            continue;
-        };
-        arrows.push(Arrow {
-            from: G::Section(Node::Action(a.name.clone())),
-            to: G::End,
-            label: label.into(),
-            rank,
-            dashed: false,
-        });
+
+    /// Where the call ends: menus that give up, and each action's own ending.
+    fn end_arrows(&self) -> Vec<Arrow> {
+        let config = self.config;
+        let mut arrows = Vec::new();
+        for menu in std::iter::once(&config.main_menu).chain(config.menus.values()) {
+            if menu.no_input_max_loops.is_some() && menu.no_input_action_on_max_loops.is_none() {
+                let n = Node::Menu(menu.name.clone());
+                let label = no_input_label(config, &n);
+                arrows.push(plain(G::Section(n), G::End, &label, 100));
+            }
+        }
+        for a in config.actions.values() {
+            if let Some((label, rank)) = a.kind.ending() {
+                arrows.push(plain(
+                    G::Section(Node::Action(a.name.clone())),
+                    G::End,
+                    label,
+                    rank,
+                ));
+            }
+        }
+        arrows
     }
+
+    /// Every section's box (a collapsed option is only an arrow), the entries' and the end's.
+    fn boxes(&self, arrows: &[Arrow]) -> (Vec<(G, Vec<String>)>, BTreeSet<String>) {
+        let config = self.config;
+        let reachable = config.reachable();
+        let mut nodes: Vec<Node> = vec![Node::Welcome];
+        for menu in std::iter::once(&config.main_menu).chain(config.menus.values()) {
+            nodes.push(Node::Menu(menu.name.clone()));
+            for d in menu.options.keys() {
+                nodes.push(Node::MenuOption(menu.name.clone(), *d));
+            }
+        }
+        nodes.extend(config.actions.keys().map(|a| Node::Action(a.clone())));
+        nodes.extend(
+            config
+                .agent_lines
+                .keys()
+                .map(|l| Node::AgentLine(l.clone())),
+        );
+        nodes.sort();
+        let mut boxes = vec![(G::Start, vec!["incoming call".to_string()])];
+        for n in self.entries() {
+            let path = match &n {
+                Node::Action(a) => Route::Action(a.clone()).path(),
+                other => other.section(),
+            };
+            boxes.push((G::Entry(n), vec![format!("incoming call to {path}")]));
+        }
+        let mut unreachable = BTreeSet::new();
+        for n in nodes {
+            let agent_line = matches!(n, Node::AgentLine(_));
+            if !reachable.contains(&n) && !agent_line {
+                unreachable.insert(G::Section(n.clone()).id());
+                unreachable.insert(G::Hours(n.clone()).id());
+            }
+            if let Some(h) = self.gated.get(&n) {
+                boxes.push((G::Hours(n.clone()), vec![format!("hours {h}?")]));
+            }
+            if !self.collapsed(&n) {
+                let label = describe(config, &n);
+                boxes.push((G::Section(n), label));
+            }
+        }
+        if arrows.iter().any(|a| a.to == G::End) {
+            boxes.push((G::End, vec!["hang up".to_string()]));
+        }
+        (boxes, unreachable)
+    }
+}
+
+/// A solid arrow.
+fn plain(from: G, to: G, label: &str, rank: u32) -> Arrow {
+    Arrow {
+        from,
+        to,
+        label: label.to_string(),
+        rank,
+        dashed: false,
+    }
+}
+
+fn picture(config: &Config) -> Picture {
+    let layout = Layout::new(config);
+    let mut arrows = layout.entry_arrows();
+    arrows.extend(layout.open_arrows());
+    arrows.extend(layout.edge_arrows());
+    arrows.extend(layout.end_arrows());
     arrows.sort_by(|a, b| {
         (a.from.key(), a.rank, a.to.key(), &a.label).cmp(&(
             b.from.key(),
@@ -298,52 +378,7 @@ fn picture(config: &Config) -> Picture {
         ))
     });
     arrows.dedup();
-
-    // Every section gets a box (a collapsed option is only an arrow).
-    let mut nodes: Vec<Node> = vec![Node::Welcome];
-    for menu in std::iter::once(&config.main_menu).chain(config.menus.values()) {
-        nodes.push(Node::Menu(menu.name.clone()));
-        for d in menu.options.keys() {
-            nodes.push(Node::MenuOption(menu.name.clone(), *d));
-        }
-    }
-    nodes.extend(config.actions.keys().map(|a| Node::Action(a.clone())));
-    nodes.extend(
-        config
-            .agent_lines
-            .keys()
-            .map(|l| Node::AgentLine(l.clone())),
-    );
-    nodes.sort();
-    let mut boxes = vec![(G::Start, vec!["incoming call".to_string()])];
-    for n in &entries {
-        let path = match n {
-            Node::Action(a) => Route::Action(a.clone()).path(),
-            other => other.section(),
-        };
-        boxes.push((
-            G::Entry(n.clone()),
-            vec![format!("incoming call to {path}")],
-        ));
-    }
-    let mut unreachable = BTreeSet::new();
-    for n in nodes {
-        let agent_line = matches!(n, Node::AgentLine(_));
-        if !reachable.contains(&n) && !agent_line {
-            unreachable.insert(G::Section(n.clone()).id());
-            unreachable.insert(G::Hours(n.clone()).id());
-        }
-        if let Some(h) = gated.get(&n) {
-            boxes.push((G::Hours(n.clone()), vec![format!("hours {h}?")]));
-        }
-        if !collapsed(&n) {
-            let label = describe(config, &n);
-            boxes.push((G::Section(n), label));
-        }
-    }
-    if arrows.iter().any(|a| a.to == G::End) {
-        boxes.push((G::End, vec!["hang up".to_string()]));
-    }
+    let (boxes, unreachable) = layout.boxes(&arrows);
     Picture {
         boxes,
         arrows,
