@@ -2,19 +2,17 @@
 //! (jobs onto SQS, transcriptions into DynamoDB), the worker (jobs off SQS
 //! through the pipeline) and the queue result (the after-call SMS, claimed
 //! once in DynamoDB, sent with Twilio's REST API). Function `main`s call
-//! into here.
-
-use std::time::Duration;
+//! into here. The webhooks' effects are carried out by the shared runner,
+//! [`Effects`], on these adapters.
 
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
 pub use lambda_http::Error;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::flow::Effect;
-use shared::recordings::{
-    keep_transcription, send_sms_once, JobQueue, Outcome, Pipeline, Settings,
-};
-use shared::shell::{self, ConfigSource, EffectRunner};
+use shared::effects::Effects;
+use shared::lambda::{refuse, start};
+use shared::recordings::{JobQueue, Outcome, Pipeline, Settings};
+use shared::shell::{self, Startup};
 use shared::twilio::TwilioClient;
 use shared::web::WARMUP_USER_AGENT;
 use shared::Function;
@@ -24,116 +22,49 @@ use crate::{Adapters, DynamoState, S3Store, SesMailer, SqsQueue};
 /// The dead-letter queue the worker sends jobs to when retrying cannot help.
 pub const ENV_DEAD_LETTER_QUEUE_URL: &str = "IVR_DEAD_LETTER_QUEUE_URL";
 
-fn refuse(function: &str, error: &str) -> ! {
-    tracing::error!(function, error, "refusing to start");
-    std::process::exit(1);
+/// The Twilio REST client for a function that talks to Twilio (account SID
+/// from the environment or `[twilio]`, the checked auth token).
+fn twilio_client(st: &Startup) -> Result<TwilioClient, String> {
+    shell::twilio_client(&st.app)?
+        .ok_or_else(|| "no Twilio account SID: set TWILIO_ACCOUNT_SID".to_string())
 }
 
-/// The recording webhook's effects: a job onto the queue, a transcription into the table.
-pub struct WebhookEffects {
-    pub queue: SqsQueue,
-    pub state: DynamoState,
-}
-
-impl EffectRunner for WebhookEffects {
-    async fn run(&self, effect: &Effect) -> Result<String, String> {
-        match effect {
-            Effect::ProcessRecording(job) => self
-                .queue
-                .enqueue(job, Duration::ZERO)
-                .await
-                .map(|_| format!("queued {}", job.recording_sid))
-                .map_err(|e| e.to_string()),
-            Effect::RecordTranscription {
-                recording_sid,
-                status,
-                text,
-            } => keep_transcription(&self.state, recording_sid, status, text.as_deref()).await,
-            other => Err(format!("this function cannot carry out {}", other.name())),
-        }
-    }
-}
-
-/// The queue result's effect: the after-call SMS, once per call.
-pub struct SmsEffects {
-    pub state: DynamoState,
-    pub twilio: TwilioClient,
-}
-
-impl EffectRunner for SmsEffects {
-    async fn run(&self, effect: &Effect) -> Result<String, String> {
-        match effect {
-            Effect::SendSms {
-                key,
-                from,
-                to,
-                body,
-            } => Ok(send_sms_once(
-                &self.state,
-                &self.twilio,
-                key,
-                from,
-                to,
-                body,
-                chrono::Utc::now(),
-            )
-            .await),
-            other => Err(format!("this function cannot carry out {}", other.name())),
-        }
-    }
-}
-
-/// The Twilio REST client for a function that sends SMS (account SID and
-/// token from the environment or `[twilio]`), or a refusal to start.
-fn twilio_client(name: &str, function: Function) -> TwilioClient {
-    let startup = shell::startup(ConfigSource::Embedded, Some(function), true)
-        .unwrap_or_else(|e| refuse(name, &e));
-    let sid = shell::account_sid(&startup.app.config)
-        .unwrap_or_else(|| refuse(name, "no Twilio account SID: set TWILIO_ACCOUNT_SID"));
-    let token = startup
-        .app
-        .auth_token
-        .clone()
-        .unwrap_or_else(|| refuse(name, "no Twilio auth token"));
-    let base = std::env::var("TWILIO_API_BASE").unwrap_or_else(|_| "https://api.twilio.com".into());
-    TwilioClient::new(&base, &sid, &token).unwrap_or_else(|e| refuse(name, &e))
-}
-
-/// `queue-result`: `/ivr/queue/result` (the `<Enqueue>` action; sends the after-call SMS).
+/// `queue-result`: `/ivr/queue/result` (the `<Enqueue>` action; sends the
+/// after-call SMS, claimed once in DynamoDB).
 pub async fn run_queue_result() -> Result<(), Error> {
-    shell::init_logging();
-    let name = Function::QueueResult.name();
-    let adapters = crate::from_env().await.unwrap_or_else(|e| refuse(name, &e));
-    let runner = SmsEffects {
-        state: adapters
-            .state()
-            .unwrap_or_else(|e| refuse(name, &e))
-            .clone(),
-        twilio: twilio_client(name, Function::QueueResult),
+    let function = Function::QueueResult;
+    let st = start(function.name(), Some(function));
+    let runner = async {
+        let adapters = crate::from_env().await?;
+        Ok::<_, String>(
+            Effects::none()
+                .with_state(adapters.state()?.clone())
+                .with_twilio(twilio_client(st)?),
+        )
     };
-    shared::lambda::run_with(Function::QueueResult, runner).await
+    let runner = runner.await.unwrap_or_else(|e| refuse(function.name(), &e));
+    shared::lambda::serve(st, runner).await
 }
 
-/// `recording-status`: `/ivr/callback/voicemail/alert_sms`.
+/// `recording-status`: `/ivr/callback/voicemail/alert_sms` (jobs onto SQS,
+/// transcriptions into DynamoDB).
 pub async fn run_recording_status() -> Result<(), Error> {
-    shell::init_logging();
-    let name = Function::RecordingStatus.name();
-    let adapters = crate::from_env().await.unwrap_or_else(|e| refuse(name, &e));
-    let runner = WebhookEffects {
-        queue: adapters
-            .queue()
-            .unwrap_or_else(|e| refuse(name, &e))
-            .clone(),
-        state: adapters
-            .state()
-            .unwrap_or_else(|e| refuse(name, &e))
-            .clone(),
+    let function = Function::RecordingStatus;
+    let st = start(function.name(), Some(function));
+    let runner = async {
+        let adapters = crate::from_env().await?;
+        Ok::<_, String>(
+            Effects::none()
+                .with_queue(adapters.queue()?.clone())
+                .with_state(adapters.state()?.clone()),
+        )
     };
-    shared::lambda::run_with(Function::RecordingStatus, runner).await
+    let runner = runner.await.unwrap_or_else(|e| refuse(function.name(), &e));
+    shared::lambda::serve(st, runner).await
 }
 
 struct Worker {
-    startup: shell::Startup,
+    startup: &'static Startup,
     settings: Settings,
     store: S3Store,
     mailer: SesMailer,
@@ -145,55 +76,39 @@ struct Worker {
 
 /// `recording-worker`: SQS batches of recording jobs, plus the keep-warm ping.
 pub async fn run_worker() -> Result<(), Error> {
-    shell::init_logging();
     let name = "recording-worker";
-    let startup =
-        shell::startup(ConfigSource::Embedded, None, true).unwrap_or_else(|e| refuse(name, &e));
-    let config = &startup.app.config;
-    let settings = Settings::from_config(config);
-    let emails = config.actions.values().any(|a| matches!(&a.kind, shared::config::ActionKind::Voicemail(v) if !v.alert_email_to.is_empty()));
-    if emails && settings.email_from.is_none() {
-        refuse(name, "config.ini sends email alerts but no sender is set: IVR_SES_SENDER (SesSender parameter) or [aws] ses_sender");
-    }
-    let sid = shell::account_sid(config)
-        .unwrap_or_else(|| refuse(name, "no Twilio account SID: set TWILIO_ACCOUNT_SID"));
-    let token = startup
-        .app
-        .auth_token
-        .clone()
-        .unwrap_or_else(|| refuse(name, "no Twilio auth token"));
-    let base = std::env::var("TWILIO_API_BASE").unwrap_or_else(|_| "https://api.twilio.com".into());
-    let twilio = TwilioClient::new(&base, &sid, &token).unwrap_or_else(|e| refuse(name, &e));
-    let adapters: Adapters = crate::from_env().await.unwrap_or_else(|e| refuse(name, &e));
-    let dlq_url = std::env::var(ENV_DEAD_LETTER_QUEUE_URL)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| refuse(name, &format!("{ENV_DEAD_LETTER_QUEUE_URL} is not set")));
-    let queue = adapters
-        .queue()
-        .unwrap_or_else(|e| refuse(name, &e))
-        .clone();
-    let worker = Worker {
-        settings,
-        store: adapters
-            .store()
-            .unwrap_or_else(|e| refuse(name, &e))
-            .clone(),
-        mailer: adapters.mailer().clone(),
-        state: adapters
-            .state()
-            .unwrap_or_else(|e| refuse(name, &e))
-            .clone(),
-        twilio,
-        dead_letters: SqsQueue::new(queue.client.clone(), dlq_url),
-        queue,
-        startup,
-    };
+    let startup = start(name, None);
+    let worker = worker(startup).await.unwrap_or_else(|e| refuse(name, &e));
     let worker: &'static Worker = Box::leak(Box::new(worker));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<Value, Error>(handle(worker, event).await)
     }))
     .await
+}
+
+async fn worker(startup: &'static Startup) -> Result<Worker, String> {
+    let config = &startup.app.config;
+    let settings = Settings::from_config(config);
+    if config.sends_email() && settings.email_from.is_none() {
+        return Err("config.ini sends email alerts but no sender is set: IVR_SES_SENDER (SesSender parameter) or [aws] ses_sender".into());
+    }
+    let twilio = twilio_client(startup)?;
+    let adapters: Adapters = crate::from_env().await?;
+    let dlq_url = std::env::var(ENV_DEAD_LETTER_QUEUE_URL)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| format!("{ENV_DEAD_LETTER_QUEUE_URL} is not set"))?;
+    let queue = adapters.queue()?.clone();
+    Ok(Worker {
+        settings,
+        store: adapters.store()?.clone(),
+        mailer: adapters.mailer().clone(),
+        state: adapters.state()?.clone(),
+        twilio,
+        dead_letters: SqsQueue::new(queue.client.clone(), dlq_url),
+        queue,
+        startup,
+    })
 }
 
 #[derive(Debug, Deserialize)]

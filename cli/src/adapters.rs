@@ -1,16 +1,151 @@
-//! One enum per port, so `ivr serve` picks its adapters at start-up
-//! (local folder or AWS, Twilio REST or local) and runs one `Pipeline` type.
+//! The adapters `ivr serve` runs on, picked at start-up: the local data
+//! folder or AWS (S3, SES, DynamoDB), Twilio's REST API or a local stand-in.
+//! One enum per port, so the worker and the effect runner have one type
+//! each. Builds adapters only; running jobs is [`crate::worker`]'s job.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use shared::recordings::local::{LocalMailer, LocalState, LocalStore};
+use shared::recordings::local::{self, LocalMailer, LocalState, LocalStore};
 use shared::recordings::{
-    Claim, JobState, Mailer, Media, ObjectInfo, PortResult, RecordingStore, StateStore, TwilioApi,
+    Claim, JobState, Mailer, Media, ObjectInfo, PortError, PortResult, RecordingStore, Settings,
+    StateStore, TwilioApi,
 };
+use shared::shell::{self, Startup};
 use shared::twilio::TwilioClient;
 
-use crate::worker::LocalTwilio;
+/// What `ivr serve` runs the pipeline and its effects on.
+pub struct Adapters {
+    pub store: AnyStore,
+    pub mailer: AnyMailer,
+    pub state: AnyState,
+    pub twilio: AnyTwilio,
+    /// The pipeline's settings, adjusted to the adapters (no Twilio
+    /// credentials: never delete; a local sender if none is set).
+    pub settings: Settings,
+}
+
+/// Local folder adapters under `data_dir` by default; S3, SES and DynamoDB
+/// when `IVR_RECORDINGS_BUCKET` (and `IVR_STATE_TABLE`) name them; Twilio's
+/// REST API when credentials are set. Says on stderr what it picked.
+pub async fn from_env(st: &Startup, data_dir: &Path) -> Result<Adapters, String> {
+    let config = &st.app.config;
+    let mut store = AnyStore::Local(LocalStore {
+        dir: data_dir.to_path_buf(),
+    });
+    let mut mailer = AnyMailer::Local(LocalMailer {
+        dir: data_dir.join("outbox"),
+    });
+    let mut state = AnyState::Local(Arc::new(LocalState::new(data_dir.join("state"))));
+    let names = ivr_aws::Names::from_env()?;
+    if names.bucket.is_some() || names.table.is_some() {
+        let aws = ivr_aws::Adapters::new(&ivr_aws::sdk_config().await, &names);
+        if let Some(s3) = aws.store.clone() {
+            store = AnyStore::S3(s3);
+            mailer = AnyMailer::Ses(aws.mailer.clone());
+        }
+        if let Some(table) = aws.state.clone() {
+            state = AnyState::Dynamo(table);
+        }
+        eprintln!(
+            "  recordings: AWS adapters ({})",
+            [names.bucket.as_deref(), names.table.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else {
+        eprintln!(
+            "  recordings: {}/recordings, email alerts in {}/outbox",
+            data_dir.display(),
+            data_dir.display()
+        );
+    }
+    let mut settings = Settings::from_config(config);
+    let twilio = match shell::twilio_client(&st.app)? {
+        Some(rest) => AnyTwilio::Rest(rest),
+        None => {
+            settings.never_delete = true;
+            eprintln!("  no Twilio account SID and token: SMS alerts go to {}/sms, Twilio's recordings are kept", data_dir.display());
+            AnyTwilio::Local(LocalTwilio {
+                sms_dir: data_dir.join("sms"),
+            })
+        }
+    };
+    if settings.email_from.is_none() {
+        settings.email_from = Some("ivr@localhost".into());
+    }
+    Ok(Adapters {
+        store,
+        mailer,
+        state,
+        twilio,
+        settings,
+    })
+}
+
+/// Twilio without credentials (`make run`): media fetched without auth,
+/// SMS written to `$IVR_DATA_DIR/sms/`, Twilio's copy never deleted.
+#[derive(Clone)]
+pub struct LocalTwilio {
+    pub sms_dir: PathBuf,
+}
+
+impl TwilioApi for LocalTwilio {
+    async fn download(&self, url: &str) -> PortResult<Media> {
+        let url = url.to_string();
+        tokio::task::spawn_blocking(move || {
+            match ureq::get(&url).timeout(Duration::from_secs(20)).call() {
+                Ok(resp) => {
+                    let content_type = resp.content_type().to_string();
+                    let mut bytes = Vec::new();
+                    use std::io::Read;
+                    resp.into_reader()
+                        .take(50 * 1024 * 1024)
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| PortError::Transient(format!("reading {url}: {e}")))?;
+                    Ok(Media {
+                        bytes,
+                        content_type,
+                    })
+                }
+                Err(ureq::Error::Status(404, _)) => Err(PortError::NotFound(url.clone())),
+                Err(ureq::Error::Status(code, _)) if code >= 500 || code == 429 => {
+                    Err(PortError::Transient(format!("{url} answered {code}")))
+                }
+                Err(ureq::Error::Status(code, _)) => {
+                    Err(PortError::Permanent(format!("{url} answered {code}")))
+                }
+                Err(e) => Err(PortError::Transient(format!("{url}: {e}"))),
+            }
+        })
+        .await
+        .map_err(|e| PortError::Transient(e.to_string()))?
+    }
+
+    async fn delete_recording(&self, _sid: &str) -> PortResult<()> {
+        Err(PortError::Permanent(
+            "no Twilio credentials: Twilio's copy is kept".into(),
+        ))
+    }
+
+    async fn send_sms(&self, from: &str, to: &str, body: &str) -> PortResult<String> {
+        let name = format!(
+            "{}-{}.json",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            local::unique()
+        );
+        let path = self.sms_dir.join(name);
+        let bytes =
+            serde_json::to_vec_pretty(&serde_json::json!({ "from": from, "to": to, "body": body }))
+                .map_err(|e| PortError::Transient(e.to_string()))?;
+        local::write_atomic(&path, &bytes)?;
+        Ok(path.display().to_string())
+    }
+}
 
 pub enum AnyStore {
     Local(LocalStore),
@@ -22,8 +157,11 @@ pub enum AnyMailer {
     Ses(ivr_aws::SesMailer),
 }
 
+/// Cloned into the worker and the effect runner; the local one is shared,
+/// since its lock serialises access within the process.
+#[derive(Clone)]
 pub enum AnyState {
-    Local(LocalState),
+    Local(Arc<LocalState>),
     Dynamo(ivr_aws::DynamoState),
 }
 

@@ -1,5 +1,7 @@
-//! `ivr serve`: every route in one local process, same handlers as Lambda,
-//! local adapters (SMS into the data folder).
+//! `ivr serve`: every route in one local process, same handlers and the
+//! same effect runner as Lambda, on the adapters [`crate::adapters`] picks
+//! (by default the data folder; SMS into it), with the in-process worker
+//! ([`crate::worker`]) running recording jobs.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,13 +14,15 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use shared::recordings::Settings;
+use shared::effects::{serve_one, Effects};
 use shared::shell::{self, ConfigSource, Startup};
-use shared::twilio::TwilioClient;
 use shared::web::{WebRequest, MAX_BODY};
 
-use crate::adapters::{AnyMailer, AnyState, AnyStore, AnyTwilio};
-use crate::worker::{self, LocalRunner, LocalTwilio, Worker};
+use crate::adapters::{self, AnyState, AnyTwilio};
+use crate::worker::{self, LocalQueue, Worker};
+
+/// What carries out `ivr serve`'s effects.
+type Runner = Effects<LocalQueue, AnyState, AnyTwilio>;
 
 pub fn run(config: Option<PathBuf>, port: u16) -> ExitCode {
     shell::init_logging();
@@ -59,71 +63,30 @@ pub fn run(config: Option<PathBuf>, port: u16) -> ExitCode {
     })
 }
 
-/// The recordings pipeline for this process: local folder adapters by
-/// default; S3, SES and DynamoDB when `IVR_RECORDINGS_BUCKET` (and
-/// `IVR_STATE_TABLE`) name them; Twilio's REST API when credentials are set.
-async fn pipeline(st: &Startup) -> Result<LocalRunner, String> {
-    let config = &st.app.config;
+/// The recordings pipeline for this process: the adapters, the worker on
+/// them, and the effect runner feeding it.
+async fn pipeline(st: &Startup) -> Result<Runner, String> {
     let data_dir = shell::data_dir();
-    let (mut store, mut mailer, mut state) = worker::local_adapters(&data_dir);
-    let names = ivr_aws::Names::from_env()?;
-    if names.bucket.is_some() || names.table.is_some() {
-        let aws = ivr_aws::Adapters::new(&ivr_aws::sdk_config().await, &names);
-        if let Some(s3) = aws.store.clone() {
-            store = AnyStore::S3(s3);
-            mailer = AnyMailer::Ses(aws.mailer.clone());
-        }
-        if let Some(table) = aws.state.clone() {
-            state = AnyState::Dynamo(table);
-        }
-        eprintln!(
-            "  recordings: AWS adapters ({})",
-            [names.bucket.as_deref(), names.table.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    } else {
-        eprintln!(
-            "  recordings: {}/recordings, email alerts in {}/outbox",
-            data_dir.display(),
-            data_dir.display()
-        );
-    }
-    let mut settings = Settings::from_config(config);
-    let twilio = match (shell::account_sid(config), st.app.auth_token.clone()) {
-        (Some(sid), Some(token)) => {
-            let base = std::env::var("TWILIO_API_BASE")
-                .unwrap_or_else(|_| "https://api.twilio.com".into());
-            AnyTwilio::Rest(TwilioClient::new(&base, &sid, &token)?)
-        }
-        _ => {
-            settings.never_delete = true;
-            eprintln!("  no Twilio account SID and token: SMS alerts go to {}/sms, Twilio's recordings are kept", data_dir.display());
-            AnyTwilio::Local(LocalTwilio {
-                sms_dir: data_dir.join("sms"),
-            })
-        }
-    };
-    if settings.email_from.is_none() {
-        settings.email_from = Some("ivr@localhost".into());
-    }
-    Ok(worker::start(
+    let a = adapters::from_env(st, &data_dir).await?;
+    let queue = worker::start(
         Worker {
-            config: config.clone(),
-            settings,
-            store,
-            mailer,
-            twilio,
-            state: Arc::new(state),
+            config: st.app.config.clone(),
+            settings: a.settings,
+            store: a.store,
+            mailer: a.mailer,
+            twilio: a.twilio.clone(),
+            state: a.state.clone(),
             clock: st.clock,
         },
-        data_dir,
-    ))
+        &data_dir,
+    );
+    Ok(Effects::none()
+        .with_queue(queue)
+        .with_state(a.state)
+        .with_twilio(a.twilio))
 }
 
-async fn serve(st: Arc<Startup>, runner: Arc<LocalRunner>, port: u16) -> ExitCode {
+async fn serve(st: Arc<Startup>, runner: Arc<Runner>, port: u16) -> ExitCode {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -183,11 +146,7 @@ async fn serve(st: Arc<Startup>, runner: Arc<LocalRunner>, port: u16) -> ExitCod
     }
 }
 
-async fn handle(
-    st: &Startup,
-    runner: &LocalRunner,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+async fn handle(st: &Startup, runner: &Runner, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes().to_vec(),
@@ -207,7 +166,7 @@ async fn handle(
         body,
         stage_prefix: None,
     };
-    let handled = shell::serve_one(&st.app, runner, &st.clock, &web).await;
+    let handled = serve_one(&st.app, runner, &st.clock, &web).await;
     reply(
         handled.response.status,
         handled.response.content_type,

@@ -1,5 +1,7 @@
 //! Lambda glue: an API Gateway event in, the shared handler, a response out.
-//! A function's `main` is one call to [`run`].
+//! A function's `main` is one call to [`run`]; functions with effects (in
+//! the `ivr-aws` crate) call [`start`], build their [`Effects`] runner from
+//! the start-up, and [`serve`] with it.
 
 use std::convert::Infallible;
 
@@ -7,35 +9,45 @@ use lambda_http::request::RequestContext;
 pub use lambda_http::Error;
 use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 
+use crate::effects::{serve_one, EffectRunner, Effects};
 use crate::routes::Function;
-use crate::shell::{self, ConfigSource, EffectRunner, NoEffects, Startup};
+use crate::shell::{self, ConfigSource, Startup};
 use crate::web::WebRequest;
 
 /// Starts the function: validates the embedded config (or `IVR_CONFIG`) and
 /// the auth token once, then serves events. An invalid config or a missing
 /// token stops it with one clear log line instead of serving anything.
 pub async fn run(function: Function) -> Result<(), Error> {
-    run_with(function, NoEffects).await
+    serve(start(function.name(), Some(function)), Effects::none()).await
 }
 
-/// Like [`run`], for a function whose route has effects, carried out by `runner`.
-pub async fn run_with<R: EffectRunner + 'static>(
-    function: Function,
+/// Logging, then [`shell::startup`] for the function called `name` (serving
+/// `only`, or nothing but pings), with its config warnings logged. Refuses
+/// to start (see [`refuse`]) on an invalid config or a missing token. The
+/// start-up lives as long as the instance.
+pub fn start(name: &str, only: Option<Function>) -> &'static Startup {
+    shell::init_logging();
+    let startup =
+        shell::startup(ConfigSource::Embedded, only, true).unwrap_or_else(|e| refuse(name, &e));
+    for w in &startup.warnings {
+        tracing::warn!(function = name, config = %w.render(&startup.source.to_string()), "config warning");
+    }
+    // Leaking it gives the handler a 'static borrow.
+    Box::leak(Box::new(startup))
+}
+
+/// Stops the instance with one error log line: Lambda reports the failed
+/// init, and nothing is served on a half-built function.
+pub fn refuse(function: &str, error: &str) -> ! {
+    tracing::error!(function, error, "refusing to start");
+    std::process::exit(1);
+}
+
+/// Serves API Gateway events with `runner` carrying out the effects.
+pub async fn serve<R: EffectRunner + 'static>(
+    st: &'static Startup,
     runner: R,
 ) -> Result<(), Error> {
-    shell::init_logging();
-    let startup = match shell::startup(ConfigSource::Embedded, Some(function), true) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(function = function.name(), error = %e, "refusing to start");
-            std::process::exit(1);
-        }
-    };
-    for w in &startup.warnings {
-        tracing::warn!(function = function.name(), config = %w.render(&startup.source.to_string()), "config warning");
-    }
-    // Lives for the whole instance; leaking it gives the handler a 'static borrow.
-    let st: &'static Startup = Box::leak(Box::new(startup));
     let runner: &'static R = Box::leak(Box::new(runner));
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(handle(st, runner, req).await)
@@ -58,7 +70,7 @@ async fn handle<R: EffectRunner>(st: &Startup, runner: &R, req: Request) -> Resp
         body: req.body().as_ref().to_vec(),
         stage_prefix,
     };
-    let handled = shell::serve_one(&st.app, runner, &st.clock, &web).await;
+    let handled = serve_one(&st.app, runner, &st.clock, &web).await;
     Response::builder()
         .status(handled.response.status)
         .header("content-type", handled.response.content_type)

@@ -1,16 +1,17 @@
 //! The imperative shell around the pure flow: settings from the
-//! environment, the clock, adapters that carry out effects, and logging.
-//! Both the Lambda functions and `ivr serve` start here.
+//! environment, the clock, start-up and logging. The Lambda functions,
+//! `ivr serve` and the in-process simulator (`ivr call --config`) all start
+//! here ([`startup`], [`startup_in_process`]); effects are carried out by
+//! [`crate::effects`].
 
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Diagnostic, LoadError, Loaded};
-use crate::flow::Effect;
+pub use crate::effects::{serve_one, EffectRunner, NoEffects};
 use crate::routes::Function;
-use crate::web::{App, Handled, WebRequest};
+use crate::web::App;
 
 /// The repository's `config.ini`, compiled in: what a function ships with.
 pub const EMBEDDED_CONFIG: &str = include_str!("../../config.ini");
@@ -100,73 +101,6 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".ivr"))
 }
 
-/// Carries out the flow's effects. Lambda functions that render TwiML only
-/// use [`NoEffects`]; the recording webhook hands jobs to a queue.
-pub trait EffectRunner: Send + Sync {
-    fn run(
-        &self,
-        effect: &Effect,
-    ) -> impl std::future::Future<Output = Result<String, String>> + Send;
-}
-
-/// For functions whose routes produce no effects: any effect is a bug, logged.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoEffects;
-
-impl EffectRunner for NoEffects {
-    async fn run(&self, effect: &Effect) -> Result<String, String> {
-        Err(format!("this function cannot carry out {effect:?}"))
-    }
-}
-
-/// Runs a request through the app and its effects, and logs one JSON line.
-/// An effect that cannot be carried out answers 503: the recording stays at
-/// Twilio and the API's 5xx alarm tells the operator.
-pub async fn serve_one<R: EffectRunner>(
-    app: &App,
-    runner: &R,
-    clock: &Clock,
-    req: &WebRequest,
-) -> Handled {
-    let started = Instant::now();
-    let mut handled = app.handle(req, clock.now());
-    for effect in &handled.effects {
-        match runner.run(effect).await {
-            Ok(done) => tracing::info!(effect = effect_name(effect), result = %done, "effect"),
-            Err(e) => {
-                tracing::error!(effect = effect_name(effect), error = %e, "effect failed");
-                handled.response = crate::web::WebResponse {
-                    status: 503,
-                    content_type: "text/plain; charset=utf-8",
-                    body: "temporarily unable to accept this callback".into(),
-                };
-                handled.outcome = format!("effect failed: {e}");
-                break;
-            }
-        }
-    }
-    let latency_us = started.elapsed().as_micros() as u64;
-    tracing::info!(
-        route = handled.route,
-        method = %req.method,
-        path = %req.path,
-        call_sid = handled.call_sid.as_deref().unwrap_or(""),
-        status = handled.response.status,
-        outcome = %handled.outcome,
-        latency_us,
-        "request"
-    );
-    handled
-}
-
-fn effect_name(effect: &Effect) -> &'static str {
-    match effect {
-        Effect::ProcessRecording(_) => "process-recording",
-        Effect::RecordTranscription { .. } => "record-transcription",
-        Effect::SendSms { .. } => "send-sms",
-    }
-}
-
 /// Settings a Lambda function (or `ivr serve`) needs at start-up, validated once.
 pub struct Startup {
     pub app: App,
@@ -186,8 +120,7 @@ pub fn startup(
         .map(|p| ConfigSource::File(PathBuf::from(p)))
         .unwrap_or(default);
     let loaded = load_config(&source).map_err(|e| format!("invalid config: {e}"))?;
-    let config = loaded.config;
-    let token = auth_token(&config);
+    let token = auth_token(&loaded.config);
     if require_auth && token.is_none() {
         return Err(
             "no Twilio auth token: set TWILIO_AUTH_TOKEN (every webhook must be signature-checked)"
@@ -196,18 +129,88 @@ pub fn startup(
     }
     let clock = Clock::from_env()?;
     let public_url = public_url()?;
-    Ok(Startup {
-        app: App {
+    Ok(assemble(
+        source,
+        loaded,
+        Wiring {
             auth_token: token,
             public_url,
             default_scheme: if require_auth { "https" } else { "http" },
             only,
-            config,
+        },
+        clock,
+    ))
+}
+
+/// The start-up of an IVR run inside another program (`ivr call --config`):
+/// the config at `path` (whatever `IVR_CONFIG` says), the auth token as
+/// [`startup`] finds it (possibly none), `clock` (else `IVR_NOW`), every
+/// route, and the request's own origin (`IVR_PUBLIC_URL` is for servers
+/// Twilio reaches, not for an in-process IVR).
+pub fn startup_in_process(path: &Path, clock: Option<Clock>) -> Result<Startup, String> {
+    let source = ConfigSource::File(path.to_path_buf());
+    let loaded = load_config(&source).map_err(|e| {
+        let lines: Vec<String> = e.diagnostics.iter().map(|d| d.render(&e.path)).collect();
+        format!("invalid config:\n{}", lines.join("\n"))
+    })?;
+    let clock = match clock {
+        Some(c) => c,
+        None => Clock::from_env()?,
+    };
+    let token = auth_token(&loaded.config);
+    Ok(assemble(
+        source,
+        loaded,
+        Wiring {
+            auth_token: token,
+            public_url: None,
+            default_scheme: "http",
+            only: None,
+        },
+        clock,
+    ))
+}
+
+/// How the app meets the outside world; the rest of [`App`] comes from the config.
+struct Wiring {
+    auth_token: Option<String>,
+    public_url: Option<String>,
+    default_scheme: &'static str,
+    only: Option<Function>,
+}
+
+/// The one place an [`App`] is put together.
+fn assemble(source: ConfigSource, loaded: Loaded, wiring: Wiring, clock: Clock) -> Startup {
+    Startup {
+        app: App {
+            auth_token: wiring.auth_token,
+            public_url: wiring.public_url,
+            default_scheme: wiring.default_scheme,
+            only: wiring.only,
+            config: loaded.config,
         },
         clock,
         warnings: loaded.warnings,
         source,
-    })
+    }
+}
+
+/// `TWILIO_API_BASE`, else Twilio's own API.
+pub fn twilio_api_base() -> String {
+    env("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into())
+}
+
+/// A Twilio REST client for `app`'s account (`TWILIO_ACCOUNT_SID` or
+/// `[twilio] account_sid`, and the app's auth token) at
+/// [`twilio_api_base`]; `Ok(None)` without a SID or a token.
+#[cfg(feature = "twilio-rest")]
+pub fn twilio_client(app: &App) -> Result<Option<crate::twilio::TwilioClient>, String> {
+    match (account_sid(&app.config), app.auth_token.as_deref()) {
+        (Some(sid), Some(token)) => {
+            crate::twilio::TwilioClient::new(&twilio_api_base(), &sid, token).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// JSON logs; `RUST_LOG` filters (default `info`). Secrets are never logged.
