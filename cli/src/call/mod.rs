@@ -30,7 +30,6 @@ use shared::config::Config;
 use shared::flow::Effect;
 use shared::shell::{self, Clock};
 use shared::twiml::Node;
-use shared::web::App;
 use url::Url;
 
 use events::{Event, Printer};
@@ -390,26 +389,15 @@ impl Sim {
             .filter(|t| !t.is_empty());
         let (transport, entry, token, account_sid, now) = match &args.config {
             Some(path) => {
-                let loaded = Config::load(path).map_err(|e| {
-                    let lines: Vec<String> =
-                        e.diagnostics.iter().map(|d| d.render(&e.path)).collect();
-                    format!("invalid config:\n{}", lines.join("\n"))
-                })?;
-                let config = loaded.config;
-                let clock = match args.at {
-                    Some(at) => Clock::pinned(at),
-                    None => Clock::from_env()?,
-                };
+                // The same start-up as the functions and `ivr serve`, minus the public URL.
+                let mut st = shell::startup_in_process(path, args.at.map(Clock::pinned))?;
                 // Both sides hold the same token, so every request is signature-checked.
-                let token = shell::auth_token(&config).unwrap_or_else(|| random_hex(32));
-                let account_sid = shell::account_sid(&config);
-                let app = App {
-                    config,
-                    auth_token: Some(token.clone()),
-                    public_url: None,
-                    default_scheme: "http",
-                    only: None,
-                };
+                let token = st
+                    .app
+                    .auth_token
+                    .get_or_insert_with(|| random_hex(32))
+                    .clone();
+                let account_sid = shell::account_sid(&st.app.config);
                 let base = Url::parse(IN_PROCESS_BASE).map_err(|e| e.to_string())?;
                 if !args.entry.starts_with('/') {
                     return Err(format!(
@@ -418,9 +406,9 @@ impl Sim {
                     ));
                 }
                 let entry = base.join(&args.entry).map_err(|e| e.to_string())?;
-                let now = clock.now();
+                let now = st.clock.now();
                 (
-                    Transport::in_process(app, clock, base),
+                    Transport::in_process(st.app, st.clock, base),
                     entry,
                     Some(token),
                     account_sid,
