@@ -37,23 +37,60 @@ pub fn is_email(v: &str) -> bool {
     }
 }
 
-/// An `http://` or `https://` URL with a host and nothing a URL cannot carry.
+/// An `http://` or `https://` URL with a real host: a DNS name, an IPv4
+/// address or a bracketed IPv6 address, an optional port 1–65535, no user
+/// info, and nothing after the host that a URL cannot carry (whitespace,
+/// controls, non-ASCII).
 pub fn is_http_url(v: &str) -> bool {
-    let rest = v
+    let Some(rest) = v
         .strip_prefix("https://")
-        .or_else(|| v.strip_prefix("http://"));
-    match rest {
-        Some(rest) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty()
-                && !v.chars().any(|c| c.is_whitespace() || c.is_control())
-                && host.chars().all(|c| {
-                    c.is_ascii_alphanumeric()
-                        || matches!(c, '.' | '-' | ':' | '@' | '_' | '[' | ']')
-                })
-        }
-        None => false,
+        .or_else(|| v.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    if !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return false;
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((ip6, after)) if ip6.parse::<std::net::Ipv6Addr>().is_ok() => match after {
+                "" => return true,
+                p => match p.strip_prefix(':') {
+                    Some(port) => (None, Some(port)),
+                    None => return false,
+                },
+            },
+            _ => return false,
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(authority), None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && matches!(p.parse::<u32>(), Ok(1..=65535))
+    });
+    port_ok && host.is_none_or(is_host_name)
+}
+
+/// A DNS name or an IPv4 address: dot-separated labels of letters, digits,
+/// `-` and `_`, none empty, none starting or ending with `-`.
+fn is_host_name(h: &str) -> bool {
+    let h = h.strip_suffix('.').unwrap_or(h);
+    !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Names of actions, menus, hours and agent lines: what goes into URLs and section names.
@@ -86,6 +123,19 @@ mod tests {
         assert!(!is_http_url("ftp://x/y.mp3"));
         assert!(!is_http_url("https:///y.mp3"));
         assert!(!is_http_url("https://x y/z.mp3"));
+        assert!(is_http_url("https://[::1]:8080/a.mp3"));
+        assert!(is_http_url("http://[2001:db8::1]/a.mp3"));
+        assert!(is_http_url("https://a.example.com./x?y=1#z"));
+        // What an adversarial run found accepted:
+        assert!(!is_http_url("http://@/a.mp3"));
+        assert!(!is_http_url("http://[[[::::]]]/a.mp3"));
+        assert!(!is_http_url("http://user:pw@example.com/a.mp3"));
+        assert!(!is_http_url("http://example.com:0/a.mp3"));
+        assert!(!is_http_url("http://example.com:99999/a.mp3"));
+        assert!(!is_http_url("http://example.com:/a.mp3"));
+        assert!(!is_http_url("http://-x.example.com/a.mp3"));
+        assert!(!is_http_url("http://a..b/a.mp3"));
+        assert!(!is_http_url("https://exämple.com/a.mp3"));
     }
 
     #[test]

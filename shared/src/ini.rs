@@ -64,6 +64,8 @@ pub fn parse(text: &str) -> Result<Document, Vec<SyntaxError>> {
     let mut errors = Vec::new();
     // Indentation of the key line that a continuation line must exceed.
     let mut last_key_indent: Option<usize> = None;
+    // Section name → its header line, so a duplicate is found without a scan.
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
 
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (idx, raw) in text.lines().enumerate() {
@@ -113,13 +115,15 @@ pub fn parse(text: &str) -> Result<Document, Vec<SyntaxError>> {
                 });
                 continue;
             }
-            if let Some(first) = doc.section(&name) {
+            if let Some(first) = seen.get(&name) {
                 errors.push(SyntaxError {
                     line: line_no,
                     section: Some(name.clone()),
                     key: None,
-                    message: format!("section defined twice (first on line {})", first.line),
+                    message: format!("section defined twice (first on line {first})"),
                 });
+            } else {
+                seen.insert(name.clone(), line_no);
             }
             doc.sections.push(Section {
                 name,

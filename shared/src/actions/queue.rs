@@ -130,7 +130,7 @@ impl ActionType for Queue {
                 _ => None,
             },
         };
-        let after_call_sms = sec.text("after_call_sms").and_then(|text| {
+        let after_call_sms = sec.text(cx, "after_call_sms").and_then(|text| {
             if text.chars().count() > 1600 {
                 cx.err(
                     sec.line_of("after_call_sms"),
@@ -266,12 +266,18 @@ pub fn announcement(position: u32, avg_wait: u32, q: &Queue) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
+/// Longest wait announced as a figure; beyond it Twilio's statistic is
+/// more likely stale or wrong than useful, and a caller hears no number.
+pub const LONGEST_ANNOUNCED_WAIT: u32 = 3 * 3600;
+
 /// `about 4 minutes`, rounded to the nearest minute; `None` when unknown (0).
+/// The seconds come from a request: any `u32` gives a sensible phrase.
 pub fn wait_phrase(seconds: u32) -> Option<String> {
     match seconds {
         0 => None,
         1..=59 => Some("less than a minute".into()),
-        s => match (s + 30) / 60 {
+        s if s > LONGEST_ANNOUNCED_WAIT => Some("more than three hours".into()),
+        s => match s.saturating_add(30) / 60 {
             1 => Some("about 1 minute".into()),
             m => Some(format!("about {m} minutes")),
         },

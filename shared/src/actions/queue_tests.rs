@@ -46,6 +46,30 @@ fn wait_phrases_round_to_the_minute() {
     assert_eq!(wait_phrase(90).as_deref(), Some("about 2 minutes"));
     assert_eq!(wait_phrase(240).as_deref(), Some("about 4 minutes"));
     assert_eq!(wait_phrase(3600).as_deref(), Some("about 60 minutes"));
+    assert_eq!(wait_phrase(10_800).as_deref(), Some("about 180 minutes"));
+}
+
+/// `AvgQueueTime` ≥ 4,294,967,266 overflowed `(s + 30) / 60`: a panic in a
+/// debug build, "about 0 minutes" in release.
+#[test]
+fn absurd_waits_are_not_announced_as_a_figure() {
+    for s in [10_801, 4_294_967_265, 4_294_967_266, u32::MAX] {
+        assert_eq!(
+            wait_phrase(s).as_deref(),
+            Some("more than three hours"),
+            "{s}"
+        );
+    }
+    let (t, _) = wait(&[
+        ("QueuePosition", "2"),
+        ("QueueTime", "4294967295"),
+        ("AvgQueueTime", "4294967295"),
+    ]);
+    let said = &t.children[0].children[0].text;
+    assert_eq!(
+        said,
+        "You are caller number 2. The expected wait is more than three hours."
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use super::check;
 use super::model::*;
-use super::reader::{hint, Ctx, Diagnostic, Names, Sec, Severity};
+use super::reader::{hint, say_limit, Ctx, Diagnostic, Names, Sec, Severity, MAX_NAME_LEN};
 use crate::actions::{self, agent_line, redirect, ActionKind};
 use crate::hours::{self, OpeningHours};
 use crate::ids::{is_email, is_name, is_sid};
@@ -65,6 +65,12 @@ enum Kind<'a> {
 }
 
 fn classify(name: &str) -> Result<Kind<'_>, String> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "a section name of {} bytes: names are at most {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
     if FIXED_SECTIONS.contains(&name) {
         return Ok(Kind::Fixed);
     }
@@ -155,7 +161,14 @@ fn build(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
 }
 
 fn collect_names(doc: &Document) -> Names {
-    let mut names = Names::default();
+    let voice = doc
+        .section("ivr")
+        .and_then(|s| s.get("voice"))
+        .map(|e| e.value.trim());
+    let mut names = Names {
+        say_limit: say_limit(voice),
+        ..Names::default()
+    };
     for s in &doc.sections {
         match classify(&s.name) {
             Ok(Kind::Action(a)) => {

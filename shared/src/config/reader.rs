@@ -133,6 +133,27 @@ pub(crate) struct Names {
     pub(crate) actions: BTreeSet<String>,
     pub(crate) hours: BTreeSet<String>,
     pub(crate) menus: BTreeSet<String>,
+    /// The longest text `<Say>` speaks in the `[ivr]` voice.
+    pub(crate) say_limit: usize,
+}
+
+/// Twilio speaks at most this many characters in one `<Say>` with a Polly
+/// or Google voice, and [`BASIC_SAY_LIMIT`] with its basic ones.
+pub const NEURAL_SAY_LIMIT: usize = 3000;
+pub const BASIC_SAY_LIMIT: usize = 4096;
+
+/// The `<Say>` limit for a voice name (`None`: Twilio's default, a basic voice).
+pub fn say_limit(voice: Option<&str>) -> usize {
+    match voice {
+        Some(v) if v.starts_with("Polly.") || v.starts_with("Google.") => NEURAL_SAY_LIMIT,
+        _ => BASIC_SAY_LIMIT,
+    }
+}
+
+/// A character XML 1.0 cannot carry (so neither can TwiML): controls other
+/// than tab, newline and carriage return, and U+FFFE / U+FFFF.
+pub fn is_xml_illegal(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 
 /// The diagnostics collected so far, and the names references may use.
@@ -325,10 +346,40 @@ impl<'a> Sec<'a> {
         }
     }
 
-    /// Free text with its whitespace runs folded to single spaces.
-    pub(crate) fn text(&self, key: &str) -> Option<String> {
-        self.value(key)
-            .map(|e| e.value.split_whitespace().collect::<Vec<_>>().join(" "))
+    /// Free text with its whitespace runs folded to single spaces; refused
+    /// when it holds a character TwiML cannot carry.
+    pub(crate) fn text(&self, cx: &mut Ctx, key: &str) -> Option<String> {
+        let e = self.value(key)?;
+        if let Some(c) = e.value.chars().find(|c| is_xml_illegal(*c)) {
+            cx.err(
+                e.line,
+                self.name(),
+                Some(key),
+                format!(
+                    "contains the control character U+{:04X}, which TwiML (XML) cannot carry",
+                    u32::from(c)
+                ),
+            );
+            return None;
+        }
+        Some(e.value.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
+
+    /// Text for `<Say>`: [`Sec::text`] within what Twilio speaks in the IVR's voice.
+    pub(crate) fn spoken(&self, cx: &mut Ctx, key: &str) -> Option<String> {
+        let text = self.text(cx, key)?;
+        let limit = cx.names.say_limit;
+        let n = text.chars().count();
+        if n > limit {
+            cx.err(
+                self.line_of(key),
+                self.name(),
+                Some(key),
+                format!("is {n} characters long; Twilio speaks at most {limit} in one <Say> with this voice"),
+            );
+            return None;
+        }
+        Some(text)
     }
 
     /// `PREFIX_sample` (a URL) or `PREFIX_say` (text); `play_sample`/`say` for the main prompt.
@@ -346,7 +397,7 @@ impl<'a> Sec<'a> {
                 None
             }
             (Some(_), None) => self.url(cx, sample_key).map(Audio::Play),
-            (None, Some(_)) => self.text(say_key).map(Audio::Say),
+            (None, Some(_)) => self.spoken(cx, say_key).map(Audio::Say),
             (None, None) => None,
         }
     }
@@ -426,6 +477,9 @@ impl<'a> Sec<'a> {
     }
 }
 
+/// Longest section name or key that is read as one (longer ones are refused).
+pub(crate) const MAX_NAME_LEN: usize = 100;
+
 /// ` (did you mean `x`?)` when a candidate is close enough, else nothing.
 pub(crate) fn hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     match suggest(name, candidates) {
@@ -436,6 +490,10 @@ pub(crate) fn hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) ->
 
 /// The closest candidate within a small edit distance, for "did you mean".
 pub(crate) fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    // Nothing is named like a megabyte of text; and the distance is quadratic.
+    if word.len() > MAX_NAME_LEN {
+        return None;
+    }
     let limit = (word.len() / 3).clamp(1, 3);
     candidates
         .map(|c| (levenshtein(word, c), c))

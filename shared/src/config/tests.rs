@@ -649,3 +649,79 @@ fn aws_keys_the_readme_documents_are_read() {
     assert!(c.aws.keep_twilio_copy);
     assert_eq!(c.aws.recording_link_expiry_hours, 24);
 }
+
+/// What an adversarial run found `ivr check` accepting, though the server
+/// then wrote TwiML that is not well-formed XML, or Twilio cannot speak.
+#[test]
+fn text_twiml_cannot_carry_or_twilio_cannot_speak_is_refused() {
+    for (bad, what) in [
+        ("Hello\u{0}there", "U+0000"),
+        ("Hello\u{1b}there", "U+001B"),
+        ("Hello\u{fffe}", "U+FFFE"),
+    ] {
+        let text = MINIMAL.replace("say = Press 1.", &format!("say = {bad}"));
+        assert_error(&text, 4, &["[ivr_menu] say:", what, "cannot carry"]);
+    }
+    let long = "word ".repeat(700); // 3,499 characters once folded
+    let text = MINIMAL.replace("say = Press 1.", &format!("say = {long}"));
+    assert!(Config::parse(&text).is_ok(), "4,096 with the basic voices");
+    let polly = text.replace("[ivr]\n", "[ivr]\nvoice = Polly.Amy\n");
+    assert_error(
+        &polly,
+        5,
+        &["[ivr_menu] say:", "3499 characters", "at most 3000"],
+    );
+    let longer = MINIMAL.replace("say = Press 1.", &format!("say = {}", "word ".repeat(900)));
+    assert_error(&longer, 4, &["at most 4096"]);
+}
+
+#[test]
+fn urls_need_a_real_host() {
+    for bad in [
+        "http://@/a.mp3",
+        "http://[[[::::]]]/a.mp3",
+        "http://example.com:99999/a.mp3",
+    ] {
+        let text = MINIMAL.replace("say = Press 1.", &format!("play_sample = {bad}"));
+        assert_error(&text, 4, &["play_sample", "is not an http(s) URL"]);
+    }
+}
+
+#[test]
+fn huge_names_are_refused_quickly() {
+    let name = "x".repeat(1 << 20);
+    let text = format!("{MINIMAL}[action_{name}]\ntype = hangup\n");
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|d| d.line == 9 && d.message.contains("names are at most 100")),
+        "{errs:?}"
+    );
+}
+
+/// A chain of 30,000 redirects overflowed the stack of a debug build
+/// (recursive search); the graph searches are iterative now.
+#[test]
+fn a_long_redirect_chain_is_checked() {
+    let n = 30_000;
+    let mut text = MINIMAL.replace("action = bye", "action = a0");
+    for i in 0..n {
+        text.push_str(&format!(
+            "[action_a{i}]\ntype = redirect\npath = /ivr/action/a{}\n",
+            i + 1
+        ));
+    }
+    text.push_str(&format!("[action_a{n}]\ntype = hangup\n"));
+    let loaded = Config::parse(&text).expect("a chain is no cycle");
+    assert_eq!(loaded.config.actions.len(), n + 2);
+    let cyclic = text.replace(
+        &format!("[action_a{n}]\ntype = hangup"),
+        &format!("[action_a{n}]\ntype = redirect\npath = /ivr/action/a0"),
+    );
+    let errs = errors(&cyclic);
+    assert!(
+        errs.iter().any(|d| d.message.contains("redirect cycle")),
+        "{:?}",
+        &errs[..1]
+    );
+}
