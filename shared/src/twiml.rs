@@ -188,6 +188,26 @@ impl Response {
 
 type W = Writer<Vec<u8>>;
 
+/// A character XML 1.0 cannot carry (so neither can TwiML): controls other
+/// than tab, newline and carriage return, and U+FFFE / U+FFFF.
+pub fn is_xml_illegal(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// Text as XML 1.0 can carry it: validation refuses the characters it
+/// cannot, and should one arrive anyway it becomes U+FFFD rather than a
+/// document Twilio cannot parse.
+fn xml_safe(t: &str) -> std::borrow::Cow<'_, str> {
+    if t.chars().any(is_xml_illegal) {
+        t.chars()
+            .map(|c| if is_xml_illegal(c) { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        t.into()
+    }
+}
+
 fn element(w: &mut W, name: &str, attrs: &[(&str, Option<&str>)], text: Option<&str>) {
     let mut start = BytesStart::new(name);
     for (k, v) in attrs {
@@ -198,7 +218,7 @@ fn element(w: &mut W, name: &str, attrs: &[(&str, Option<&str>)], text: Option<&
     match text {
         Some(t) => {
             let _ = w.write_event(Event::Start(start));
-            let _ = w.write_event(Event::Text(BytesText::new(t)));
+            let _ = w.write_event(Event::Text(BytesText::new(&xml_safe(t))));
             let _ = w.write_event(Event::End(BytesEnd::new(name)));
         }
         None => {

@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use crate::ids::{is_e164, is_http_url};
 use crate::ini::{Entry, Section};
+use crate::twiml::is_xml_illegal;
 
 /// Something a caller hears: a recording or text-to-speech.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,12 +149,6 @@ pub fn say_limit(voice: Option<&str>) -> usize {
         Some(v) if v.starts_with("Polly.") || v.starts_with("Google.") => NEURAL_SAY_LIMIT,
         _ => BASIC_SAY_LIMIT,
     }
-}
-
-/// A character XML 1.0 cannot carry (so neither can TwiML): controls other
-/// than tab, newline and carriage return, and U+FFFE / U+FFFF.
-pub fn is_xml_illegal(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 
 /// The diagnostics collected so far, and the names references may use.
