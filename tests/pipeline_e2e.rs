@@ -365,7 +365,14 @@ async fn a_voicemail_call_ends_in_s3_with_email_sms_and_twilio_delete() {
         .send_form(&pairs)
         .unwrap();
     assert_eq!(resp.status(), 200);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The webhook writes the job file before it answers and the worker
+    // removes it once done (or dead-lettered): wait for that, not a while.
+    let job = data.join("jobs").join(format!("{sid}.json"));
+    wait_until(
+        "the worker to finish the retried callback's job",
+        Duration::from_secs(30),
+        || !job.exists(),
+    );
     let sent = moto_data(&moto);
     assert_eq!(
         sent["ses"]["RawMessage"].as_array().map(Vec::len),

@@ -16,38 +16,18 @@
 //! per finished conversation — through `ivr serve` into its SMS folder, and
 //! through Prism (Twilio's OpenAPI spec) as a real REST call.
 //!
-//! Also here: what `ivr call` must refuse (driven by a tiny canned HTTP
-//! server), and a check that the README's diagram is `ivr graph config.ini`.
+//! Also here: a check that the README's diagram is `ivr graph config.ini`.
+//! Tests of the simulator itself (its TwiML rules, transports and options)
+//! are in `cli/tests/simulator.rs`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod common;
 
+use std::path::Path;
+
+use common::*;
 use serde_json::Value;
 
-const IVR: &str = env!("CARGO_BIN_EXE_ivr");
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn repo_config() -> PathBuf {
-    repo_root().join("config.ini")
-}
-
-fn fixture_config() -> PathBuf {
-    repo_root().join("tests/fixtures/twilio-aws-ivr.config.ini")
-}
-
-// Instants, Europe/London.
-/// Tuesday 10:00 GMT: the office is open.
-const TUESDAY_MORNING: &str = "2026-11-24T10:00:00Z";
+// Instants, Europe/London (and common's TUESDAY_MORNING: Tuesday 10:00 GMT, the office open).
 /// Tuesday 12:45 GMT: the office's lunch break.
 const TUESDAY_LUNCH: &str = "2026-11-24T12:45:00Z";
 /// Tuesday 18:00 GMT: the office is closed, the emergency line open.
@@ -73,93 +53,6 @@ const FALL_BACK_CLOSED: &str = "2026-10-25T09:30:00Z";
 /// 15:30 UTC is 15:30 GMT, inside 1000-1600.
 const FALL_BACK_OPEN: &str = "2026-10-25T15:30:00Z";
 
-/// One finished `ivr call`.
-struct Transcript {
-    events: Vec<Value>,
-    stdout: String,
-    stderr: String,
-    code: Option<i32>,
-}
-
-impl Transcript {
-    fn from_output(out: Output, json: bool) -> Self {
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let events = if json {
-            stdout
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Transcript {
-            events,
-            stdout,
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            code: out.status.code(),
-        }
-    }
-
-    /// The transcript, one short line per event (see [`compact`]).
-    fn lines(&self) -> Vec<String> {
-        compact(&self.events)
-    }
-
-    fn assert_ok(&self) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "ivr call failed\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        assert!(
-            !self.stderr.contains("left unused"),
-            "the script had entries left over: {}",
-            self.stderr
-        );
-        self
-    }
-
-    fn assert_failed(&self, reason: &str) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(1),
-            "expected a failure\nstdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        assert!(
-            self.stderr.contains(reason),
-            "stderr should say `{reason}`:\n{}",
-            self.stderr
-        );
-        self
-    }
-}
-
-/// `ivr call --config CONFIG --at AT --json [--press P] [--dial D]`.
-fn call(config: &Path, at: &str, press: &str, dial: &str) -> Transcript {
-    let mut cmd = Command::new(IVR);
-    cmd.arg("call")
-        .arg("--config")
-        .arg(config)
-        .args(["--at", at, "--json"]);
-    if !press.is_empty() {
-        cmd.args(["--press", press]);
-    }
-    if !dial.is_empty() {
-        cmd.args(["--dial", dial]);
-    }
-    run(cmd, true)
-}
-
-fn run(mut cmd: Command, json: bool) -> Transcript {
-    cmd.stdin(Stdio::null());
-    let out = cmd.output().expect("run ivr");
-    Transcript::from_output(out, json)
-}
-
 fn repo(at: &str, press: &str, dial: &str) -> Vec<String> {
     let t = call(&repo_config(), at, press, dial);
     t.assert_ok();
@@ -170,77 +63,6 @@ fn fixture(at: &str, press: &str, dial: &str) -> Vec<String> {
     let t = call(&fixture_config(), at, press, dial);
     t.assert_ok();
     t.lines()
-}
-
-/// Path and query of a URL (the in-process host is made up).
-fn path_of(url: &str) -> String {
-    match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("/".into(), |i| rest[i..].to_string()),
-        None => url.to_string(),
-    }
-}
-
-/// Short lines for assertions: prompts inside a `<Gather>` are indented,
-/// recording URLs become `<recording>`, the start line is left out.
-fn compact(events: &[Value]) -> Vec<String> {
-    let s = |e: &Value, k: &str| e[k].as_str().unwrap_or_default().to_string();
-    let mut recording = String::from("<none>");
-    let mut out = Vec::new();
-    for e in events {
-        let indent = if e["in_gather"] == Value::Bool(true) {
-            "  "
-        } else {
-            ""
-        };
-        let line = match e["event"].as_str().unwrap_or_default() {
-            "call" => continue,
-            "say" => format!("{indent}say {}", s(e, "text")),
-            "play" => match e["digits"].as_str() {
-                Some(d) => format!("{indent}play digits {d}"),
-                None => format!("{indent}play {}", s(e, "url")),
-            },
-            "pause" => format!("{indent}pause {}", e["seconds"]),
-            "gather" => format!("gather {}", e["pressed"].as_str().unwrap_or("-")),
-            "redirect" => format!("redirect {}", path_of(&s(e, "url"))),
-            "dial" => format!("dial {} {}", s(e, "target"), s(e, "outcome")),
-            "record" => {
-                recording = s(e, "recording_url");
-                format!("record max {}", e["max_length"])
-            }
-            "callback" => format!("callback {}", path_of(&s(e, "url"))),
-            "sms" => format!(
-                "sms {} {}",
-                s(e, "to"),
-                s(e, "body").replace(&recording, "<recording>")
-            ),
-            "effect" => {
-                let what = s(e, "what");
-                match what.split_whitespace().nth(1) {
-                    Some(sid) if what.starts_with("recording RE") => what.replace(sid, "<RE>"),
-                    _ => what,
-                }
-            }
-            "hangup" => "hangup".into(),
-            "caller_hangup" => "caller hangs up".into(),
-            "enqueue" => format!("enqueue {}", s(e, "queue")),
-            "announce" => format!("announce {}", s(e, "text")),
-            "leave" => "leave".into(),
-            "dequeue" => format!("dequeue {} {}", s(e, "queue"), s(e, "result")),
-            "end" => format!("end: {}", s(e, "reason")),
-            other => format!("{other} {e}"),
-        };
-        out.push(line);
-    }
-    out
-}
-
-/// Concatenates transcript pieces.
-fn script(parts: &[&[&str]]) -> Vec<String> {
-    parts
-        .iter()
-        .flat_map(|p| p.iter())
-        .map(|s| s.to_string())
-        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -297,44 +119,6 @@ const EMERGENCY: &[&str] = &[
     "say Connecting you to the engineer on call.",
 ];
 const HANGUP_AFTER_DIAL: &[&str] = &["hangup", "end: hangup"];
-
-#[test]
-fn repo_human_transcript_shows_voice_and_language() {
-    let mut cmd = Command::new(IVR);
-    cmd.arg("call").arg("--config").arg(repo_config()).args([
-        "--at",
-        TUESDAY_MORNING,
-        "--press",
-        "4,9,hangup",
-    ]);
-    let t = run(cmd, false);
-    t.assert_ok();
-    let lines: Vec<&str> = t.stdout.lines().collect();
-    assert!(lines[0].starts_with("call CA"), "{}", t.stdout);
-    assert!(lines[0].ends_with("from +447700900555 to +442079460100: POST http://ivr.invalid/ivr"));
-    assert_eq!(
-        &lines[1..],
-        &[
-            "say (Polly.Amy, en-GB): Thank you for calling Acme Plumbing.",
-            "redirect POST http://ivr.invalid/ivr/menu",
-            "  say (Polly.Amy, en-GB): For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
-            "  pause 3s",
-            "gather 1 digit → pressed 4",
-            "redirect POST http://ivr.invalid/ivr/action/opening_hours",
-            "say (Polly.Amy, en-GB): We are open Monday to Friday, nine till half past twelve and half past one till half past five, and Saturday mornings.",
-            "redirect POST http://ivr.invalid/ivr/menu",
-            "  say (Polly.Amy, en-GB): For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
-            "  pause 3s",
-            "gather 1 digit → pressed 9",
-            "redirect POST http://ivr.invalid/ivr/action/back_to_menu",
-            "redirect POST http://ivr.invalid/ivr/menu",
-            "  say (Polly.Amy, en-GB): For sales, press 1. For support, press 2. To leave a message, press 3. For our opening hours, press 4. To hear this again, press 9.",
-            "  pause 3s",
-            "caller hangs up",
-            "call ended: caller hung up (8 requests)",
-        ]
-    );
-}
 
 #[test]
 fn repo_option_1_sales_answered() {
@@ -711,13 +495,13 @@ fn repo_dst_change_days() {
 
 /// `ivr call --config config.ini --entry ENTRY --at AT --json ARGS…`.
 fn line_call(entry: &str, at: &str, args: &[&str]) -> Transcript {
-    let mut cmd = Command::new(IVR);
+    let mut cmd = ivr_command();
     cmd.arg("call")
         .arg("--config")
         .arg(repo_config())
         .args(["--entry", entry, "--at", at, "--json"])
         .args(args);
-    run(cmd, true)
+    run_call(cmd, true)
 }
 
 fn callin(at: &str, args: &[&str]) -> Vec<String> {
@@ -1001,35 +785,24 @@ fn an_unlisted_number_cannot_take_callers() {
 
 #[test]
 fn the_call_in_line_over_http_texts_once_per_conversation() {
-    let token = "scripted-calls-token-0123456789ab";
-    let server = Serve::start(&repo_config(), token, TUESDAY_MORNING);
-    let sms_dir = server._data.0.join("sms");
+    let server = Server::builder(repo_config()).now(TUESDAY_MORNING).start();
+    // Written by the webhook before it answers: there when the reply is.
     let texts = || -> Vec<Value> {
-        let mut out: Vec<Value> = std::fs::read_dir(&sms_dir)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
-                    .collect()
+        let mut out: Vec<Value> = server
+            .sms_files()
+            .iter()
+            .map(|p| {
+                serde_json::from_str(&read(p))
+                    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()))
             })
-            .unwrap_or_default();
+            .collect();
         out.sort_by_key(|v: &Value| v.to_string());
         out
     };
     let callin_url = format!("{}/ivr/action/callin", server.base);
     let call = |extra: &[&str]| {
-        let mut cmd = Command::new(IVR);
-        cmd.args([
-            "call",
-            "--url",
-            &callin_url,
-            "--json",
-            "--call-sid",
-            CALL_SID,
-        ])
-        .args(extra)
-        .env("TWILIO_AUTH_TOKEN", token)
-        .current_dir(std::env::temp_dir());
-        let t = run(cmd, true);
+        let args = [&["--call-sid", CALL_SID][..], extra].concat();
+        let t = call_url(&callin_url, Some(TOKEN), "", "", &args);
         t.assert_ok();
         t
     };
@@ -1057,12 +830,8 @@ fn the_call_in_line_over_http_texts_once_per_conversation() {
     assert_eq!(texts(), vec![expected.clone()]);
     // Twilio posts the same result again (a retry), and the same call again: still one text.
     for _ in 0..2 {
-        let (status, body) = post_signed(
-            &format!(
-                "{}/ivr/queue/result?initiated_by_section=callin",
-                server.base
-            ),
-            token,
+        let r = server.post(
+            "/ivr/queue/result?initiated_by_section=callin",
             &[
                 ("CallSid", CALL_SID),
                 ("From", "+447700900555"),
@@ -1071,8 +840,8 @@ fn the_call_in_line_over_http_texts_once_per_conversation() {
                 ("QueueTime", "95"),
             ],
         );
-        assert_eq!(status, 200, "{body}");
-        assert!(body.contains("<Hangup/>"), "{body}");
+        r.assert_status(200);
+        assert!(r.body.contains("<Hangup/>"), "{}", r.body);
     }
     call(&[]);
     assert_eq!(texts(), vec![expected]);
@@ -1080,141 +849,19 @@ fn the_call_in_line_over_http_texts_once_per_conversation() {
 
 const CALL_SID: &str = "CA00000000000000000000000000c0ffee";
 
-/// A signed form POST, as Twilio makes it; (status, body).
-fn post_signed(url: &str, token: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let pairs: Vec<(String, String)> = form
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let sig = shared::signature::compute(token, url, &pairs);
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&pairs)
-        .finish();
-    match ureq::post(url)
-        .set("X-Twilio-Signature", &sig)
-        .set("Content-Type", "application/x-www-form-urlencoded")
-        .send_string(&body)
-    {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("POST {url}: {e}"),
-    }
-}
-
-/// Prism serving Twilio's OpenAPI spec (installed by `make test-deps`), killed on drop.
-struct Prism {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Prism {
-    fn start() -> Prism {
-        let node = repo_root().join("infra/node");
-        let bin = node.join("node_modules/.bin/prism");
-        let spec = node.join("twilio_api_v2010.json");
-        for needed in [&bin, &spec] {
-            assert!(
-                needed.exists(),
-                "{} is missing: run `make test-deps` in the repository root",
-                needed.display()
-            );
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log =
-            std::env::temp_dir().join(format!("scripted-prism-{}-{port}.log", std::process::id()));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(&bin)
-            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .arg(&spec)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start prism");
-        let prism = Prism {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "Prism did not start: {}",
-                prism.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        prism
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
 #[test]
 fn the_after_call_sms_is_a_twilio_rest_call_prism_accepts_once_per_call() {
-    const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-    let token = "scripted-calls-token-0123456789ab";
     let prism = Prism::start();
-    let data = TempDir::new("prism-sms");
-    let log_path = data.0.join("serve.log");
-    let mut child = Command::new(IVR)
-        .arg("serve")
-        .arg("--config")
-        .arg(repo_config())
-        .args(["--port", "0"])
-        .env("TWILIO_AUTH_TOKEN", token)
-        .env("TWILIO_ACCOUNT_SID", ACCOUNT)
+    let server = Server::builder(repo_config())
+        .now(TUESDAY_MORNING)
+        .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
         .env("TWILIO_API_BASE", &prism.base)
-        .env("IVR_NOW", TUESDAY_MORNING)
-        .env("IVR_DATA_DIR", &data.0)
-        .env("RUST_LOG", "info")
-        .env_remove("IVR_PUBLIC_URL")
-        .env_remove("IVR_CONFIG")
-        .env_remove("IVR_RECORDINGS_BUCKET")
-        .env_remove("IVR_STATE_TABLE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("start ivr serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Serve {
-        child,
-        base: line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening")
-            .to_string(),
-        _data: TempDir::new("prism-sms-unused"),
-    };
+        .start();
     let result = |q: &str| {
-        post_signed(
-            &format!(
-                "{}/ivr/queue/result?initiated_by_section=callin",
-                server.base
-            ),
-            token,
+        server.post(
+            "/ivr/queue/result?initiated_by_section=callin",
             &[
-                ("AccountSid", ACCOUNT),
+                ("AccountSid", ACCOUNT_SID),
                 ("CallSid", CALL_SID),
                 ("From", "+447700900555"),
                 ("To", "+442079460100"),
@@ -1224,19 +871,29 @@ fn the_after_call_sms_is_a_twilio_rest_call_prism_accepts_once_per_call() {
     };
     // No conversation: nothing sent.
     for q in ["hangup", "leave"] {
-        assert_eq!(result(q).0, 200, "{q}");
+        assert_eq!(result(q).status, 200, "{q}");
     }
     // The conversation ends, and Twilio's callback comes twice.
     for _ in 0..2 {
-        let (status, body) = result("bridged");
-        assert_eq!(status, 200, "{body}");
-        assert!(body.contains("<Hangup/>"), "{body}");
+        let r = result("bridged");
+        r.assert_status(200);
+        assert!(r.body.contains("<Hangup/>"), "{}", r.body);
     }
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    let sms_lines: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("\"effect\":\"send-sms\""))
-        .collect();
+    // The server logs each effect before it answers, but its stderr reaches
+    // this test through a pipe: wait for both lines.
+    let sms_lines = || -> Vec<String> {
+        server
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("\"effect\":\"send-sms\""))
+            .map(str::to_string)
+            .collect()
+    };
+    server.wait_until("two send-sms effect lines on stderr", || {
+        sms_lines().len() >= 2
+    });
+    let log = server.stderr();
+    let sms_lines = sms_lines();
     assert_eq!(
         sms_lines.len(),
         2,
@@ -1255,14 +912,12 @@ fn the_after_call_sms_is_a_twilio_rest_call_prism_accepts_once_per_call() {
         "{}",
         sms_lines[1]
     );
-    let prism_log = prism.log_text();
-    let posts = prism_log
-        .matches(&format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"))
-        .count();
+    // Prism writes its log after it has answered: wait for the request to show.
+    let messages = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json");
+    let prism_log = prism.wait_for_log("the Messages request", |log| log.contains(&messages));
+    let posts = prism_log.matches(&messages).count();
     assert!(posts >= 1, "Prism saw no Messages request:\n{prism_log}");
     assert!(!log.contains(": not sent:"), "{log}");
-    drop(server);
-    drop(data);
 }
 
 // ---------------------------------------------------------------------------
@@ -1525,153 +1180,15 @@ fn fixture_invalid_input() {
 }
 
 // ---------------------------------------------------------------------------
-// The script itself
-
-#[test]
-fn running_out_of_keys_fails_loudly() {
-    call(&repo_config(), TUESDAY_MORNING, "7", "")
-        .assert_failed("--press has no entry left for this <Gather>");
-    call(&repo_config(), TUESDAY_MORNING, "", "").assert_failed("waits for keys: pass --press");
-    call(&repo_config(), TUESDAY_MORNING, "1", "").assert_failed("needs an outcome: pass --dial");
-}
-
-#[test]
-fn too_many_keys_for_the_gather_fail_loudly() {
-    call(&repo_config(), TUESDAY_MORNING, "12", "")
-        .assert_failed("pressed `12`, but this <Gather> stops after `1`");
-}
-
-#[test]
-fn json_errors_are_reported_on_stdout_too() {
-    let t = call(&repo_config(), TUESDAY_MORNING, "12", "");
-    let last = t.events.last().expect("events");
-    assert_eq!(last["event"], "error");
-    assert!(last["message"].as_str().unwrap().contains("pressed `12`"));
-}
-
-#[test]
-fn an_invalid_config_is_refused() {
-    let dir = TempDir::new("bad-config");
-    let path = dir.0.join("config.ini");
-    std::fs::write(
-        &path,
-        "[ivr_menu]\nsay = hi\n[ivr_menu_option_1]\naction = nowhere\n",
-    )
-    .unwrap();
-    call(&path, TUESDAY_MORNING, "1", "").assert_failed("invalid config");
-}
-
-#[test]
-fn at_is_refused_for_a_running_server() {
-    let mut cmd = Command::new(IVR);
-    cmd.args(["call", "--url", "http://127.0.0.1:9/ivr", "--at", CHRISTMAS]);
-    run(cmd, false).assert_failed("IVR_NOW");
-}
-
-// ---------------------------------------------------------------------------
 // Against `ivr serve`, signed end to end
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "ivr-scripted-{tag}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `ivr serve --port 0`, killed on drop.
-struct Serve {
-    child: Child,
-    base: String,
-    _data: TempDir,
-}
-
-impl Serve {
-    fn start(config: &Path, token: &str, now: &str) -> Serve {
-        let data = TempDir::new("serve");
-        let mut child = Command::new(IVR)
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .args(["--port", "0"])
-            .env("TWILIO_AUTH_TOKEN", token)
-            .env("IVR_NOW", now)
-            .env("IVR_DATA_DIR", &data.0)
-            .env_remove("IVR_PUBLIC_URL")
-            .env_remove("IVR_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start ivr serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Serve {
-            child,
-            base,
-            _data: data,
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn call_url(url: &str, token: Option<&str>, press: &str, dial: &str) -> Transcript {
-    let mut cmd = Command::new(IVR);
-    cmd.args(["call", "--url", url, "--json"]);
-    if url.contains("/app/") {
-        // A canned server never fetches recording audio: don't wait for it.
-        cmd.args(["--media-wait", "0"]);
-    }
-    if !press.is_empty() {
-        cmd.args(["--press", press]);
-    }
-    if !dial.is_empty() {
-        cmd.args(["--dial", dial]);
-    }
-    match token {
-        Some(t) => cmd.env("TWILIO_AUTH_TOKEN", t),
-        None => cmd.env_remove("TWILIO_AUTH_TOKEN"),
-    };
-    // No ./config.ini to fall back on for a token.
-    cmd.current_dir(std::env::temp_dir());
-    run(cmd, true)
-}
 
 #[test]
 fn against_ivr_serve_signed_end_to_end() {
-    let token = "scripted-calls-token-0123456789ab";
-    let server = Serve::start(&repo_config(), token, TUESDAY_MORNING);
+    let server = Server::builder(repo_config()).now(TUESDAY_MORNING).start();
     let url = format!("{}/ivr", server.base);
 
     // The same call, over HTTP with signatures, as in-process.
-    let t = call_url(&url, Some(token), "1", "busy");
+    let t = call_url(&url, Some(TOKEN), "1", "busy", &[]);
     t.assert_ok();
     let lines = t.lines();
     let in_process = repo(TUESDAY_MORNING, "1", "busy");
@@ -1695,343 +1212,19 @@ fn against_ivr_serve_signed_end_to_end() {
         .starts_with("http://127.0.0.1:"));
 
     // The wrong token: the server refuses the very first request.
-    call_url(&url, Some("not-the-token"), "1", "busy")
+    call_url(&url, Some("not-the-token"), "1", "busy", &[])
         .assert_failed("answered HTTP 403: invalid X-Twilio-Signature");
     // No token: unsigned, and refused.
-    let t = call_url(&url, None, "1", "busy");
+    let t = call_url(&url, None, "1", "busy", &[]);
     t.assert_failed("answered HTTP 403: missing X-Twilio-Signature");
     assert!(t.stderr.contains("UNSIGNED"), "{}", t.stderr);
-}
-
-#[test]
-fn a_server_that_is_not_running() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    call_url(&format!("http://127.0.0.1:{port}/ivr"), Some("t"), "1", "")
-        .assert_failed("cannot reach");
-}
-
-// ---------------------------------------------------------------------------
-// What Twilio would reject, from a canned server
-
-/// A request the canned server received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    target: String,
-    signature: Option<String>,
-    body: String,
-}
-
-/// Answers each path with a fixed (status, content type, body); records every request.
-struct Canned {
-    base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Canned {
-    fn start(routes: Vec<(&'static str, u16, &'static str, String)>) -> Canned {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let Some(req) = read_request(&mut stream) else {
-                    continue;
-                };
-                let path = req.target.split('?').next().unwrap_or("").to_string();
-                log.lock().unwrap().push(req);
-                let (status, ctype, body) = routes
-                    .iter()
-                    .find(|(p, ..)| *p == path)
-                    .map(|(_, s, c, b)| (*s, *c, b.clone()))
-                    .unwrap_or((404, "text/plain", "no such route".into()));
-                let resp = format!(
-                    "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(resp.as_bytes());
-            }
-        });
-        Canned { base, seen }
-    }
-
-    fn call(&self, path: &str, press: &str, dial: &str) -> Transcript {
-        call_url(
-            &format!("{}{path}", self.base),
-            Some(CANNED_TOKEN),
-            press,
-            dial,
-        )
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-const CANNED_TOKEN: &str = "canned-token";
-
-fn read_request(stream: &mut std::net::TcpStream) -> Option<Seen> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        buf.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&buf).into_owned();
-    let mut lines = head.lines();
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let target = first.next()?.to_string();
-    let mut length = 0;
-    let mut signature = None;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().unwrap_or(0),
-                "x-twilio-signature" => signature = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).ok()?;
-    Some(Seen {
-        method,
-        target,
-        signature,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
-fn xml(s: &str) -> String {
-    format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response>{s}</Response>"#)
-}
-
-#[test]
-fn twiml_that_twilio_would_reject() {
-    let server = Canned::start(vec![
-        ("/unknown-verb", 200, "text/xml", xml("<Speak>hi</Speak>")),
-        (
-            "/bad-nesting",
-            200,
-            "text/xml",
-            xml("<Gather><Dial>+442079460000</Dial></Gather>"),
-        ),
-        (
-            "/unknown-attribute",
-            200,
-            "text/xml",
-            xml(r#"<Say voice="Polly.Amy" rate="fast">hi</Say>"#),
-        ),
-        (
-            "/malformed",
-            200,
-            "text/xml",
-            "<Response><Say>hi</Response>".into(),
-        ),
-        (
-            "/not-twiml",
-            200,
-            "text/xml",
-            "<html><body>hi</body></html>".into(),
-        ),
-        ("/html", 200, "text/html", xml("<Say>hi</Say>")),
-        ("/error", 500, "text/plain", "boom".into()),
-        ("/loop", 200, "text/xml", xml("<Redirect>/loop</Redirect>")),
-    ]);
-    for (path, reason) in [
-        ("/unknown-verb", "unknown verb <Speak>"),
-        (
-            "/bad-nesting",
-            "invalid nesting: <Dial> inside <Gather> (only <Say>, <Play>, <Pause> may be nested in it)",
-        ),
-        ("/unknown-attribute", "unknown attribute `rate` on <Say>"),
-        ("/malformed", "is not well-formed"),
-        ("/not-twiml", "the root element is <html>, not <Response>"),
-        ("/html", "answered Content-Type `text/html`"),
-        ("/error", "answered HTTP 500: boom"),
-        ("/loop", "more than 50 requests in one call: redirect loop?"),
-        ("/nowhere", "answered HTTP 404"),
-    ] {
-        server.call(path, "", "").assert_failed(reason);
-    }
-}
-
-#[test]
-fn twiml_interpreted_as_twilio_would() {
-    let server = Canned::start(vec![
-        (
-            "/app/start",
-            200,
-            "text/xml; charset=utf-8",
-            // No action: the Gather posts back to the current URL.
-            xml(
-                r##"<Say voice="alice">Hi</Say><Play digits="1w2"/><Gather numDigits="3" finishOnKey="#"><Say>Your PIN</Say></Gather><Say>Nothing?</Say><Redirect method="GET">next?x=1</Redirect>"##,
-            ),
-        ),
-        (
-            "/app/next",
-            200,
-            "application/xml",
-            xml(
-                r#"<Dial action="/app/dialed" method="GET" record="record-from-answer" recordingStatusCallback="rec"><Number>+442079460000</Number></Dial>"#,
-            ),
-        ),
-        (
-            "/app/dialed",
-            200,
-            "text/xml",
-            xml(r#"<Record maxLength="20" action="recorded"/>"#),
-        ),
-        (
-            "/app/recorded",
-            200,
-            "text/xml",
-            xml(r#"<Enqueue waitUrl="wait" action="queued">support</Enqueue>"#),
-        ),
-        (
-            "/app/wait",
-            200,
-            "text/xml",
-            xml(r#"<Play loop="0">https://example.com/music.mp3</Play>"#),
-        ),
-        (
-            "/app/queued",
-            200,
-            "text/xml",
-            xml(r#"<Sms to="+447700900001">Thanks</Sms><Pause length="2"/>"#),
-        ),
-        ("/app/rec", 204, "text/plain", String::new()),
-    ]);
-    let t = server.call("/app/start", "12#,-", "completed");
-    t.assert_ok();
-    let base = &server.base;
-    assert_eq!(
-        t.lines(),
-        vec![
-            "say Hi",
-            "play digits 1w2",
-            "  say Your PIN",
-            "gather 12#",
-            // The Gather had no action: the digits went back to /app/start.
-            "say Hi",
-            "play digits 1w2",
-            "  say Your PIN",
-            "gather -",
-            "say Nothing?",
-            "redirect /app/next?x=1",
-            "dial +442079460000 completed",
-            "record max 20",
-            "enqueue support",
-            "play https://example.com/music.mp3",
-            "dequeue support bridged",
-            "sms +447700900001 Thanks",
-            "pause 2",
-            "callback /app/rec",
-            "end: end of TwiML: Twilio hangs up",
-        ]
-    );
-    // What the server saw: methods, URLs, parameters, signatures.
-    let seen = server.seen();
-    let targets: Vec<String> = seen
-        .iter()
-        .map(|s| format!("{} {}", s.method, s.target.split('?').next().unwrap()))
-        .collect();
-    assert_eq!(
-        targets,
-        vec![
-            "POST /app/start",
-            "POST /app/start",
-            "GET /app/next",
-            "GET /app/dialed",
-            "POST /app/recorded",
-            "POST /app/wait",
-            "POST /app/queued",
-            "POST /app/rec",
-        ]
-    );
-    let form = |s: &Seen| -> Vec<(String, String)> {
-        url::form_urlencoded::parse(s.body.as_bytes())
-            .into_owned()
-            .collect()
-    };
-    let get = |pairs: &[(String, String)], k: &str| {
-        pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    };
-    // Every request is signed over the URL Twilio requested plus the sorted form.
-    for s in &seen {
-        let url = format!("{base}{}", s.target);
-        let sig = s.signature.as_deref().expect("signed");
-        assert!(
-            shared::signature::validate_form(CANNED_TOKEN, &url, &form(s), sig),
-            "bad signature for {} {url}",
-            s.method
-        );
-    }
-    let first = form(&seen[0]);
-    for (k, v) in [
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-        ("ApiVersion", "2010-04-01"),
-        ("From", "+447700900555"),
-        ("To", "+442079460100"),
-    ] {
-        assert_eq!(get(&first, k).as_deref(), Some(v), "{k}");
-    }
-    assert!(get(&first, "CallSid").unwrap().starts_with("CA"));
-    assert!(get(&first, "AccountSid").unwrap().starts_with("AC"));
-    let gathered = form(&seen[1]);
-    assert_eq!(get(&gathered, "Digits").as_deref(), Some("12"));
-    assert_eq!(get(&gathered, "CallStatus").as_deref(), Some("in-progress"));
-    // GET: the parameters travel in the query string.
-    assert!(
-        seen[2].target.starts_with("/app/next?x=1&AccountSid="),
-        "{}",
-        seen[2].target
-    );
-    assert!(
-        seen[3].target.contains("DialCallStatus=completed"),
-        "{}",
-        seen[3].target
-    );
-    assert!(
-        seen[3].target.contains("DialCallDuration=60"),
-        "{}",
-        seen[3].target
-    );
-    let recorded = form(&seen[4]);
-    assert_eq!(get(&recorded, "RecordingDuration").as_deref(), Some("12"));
-    assert!(get(&recorded, "RecordingUrl")
-        .unwrap()
-        .starts_with("https://api.twilio.com/2010-04-01/Accounts/AC"));
-    assert!(get(&recorded, "RecordingSid").unwrap().starts_with("RE"));
-    assert_eq!(
-        get(&form(&seen[6]), "QueueResult").as_deref(),
-        Some("bridged")
-    );
-    let status = form(&seen[7]);
-    assert_eq!(
-        get(&status, "RecordingStatus").as_deref(),
-        Some("completed")
-    );
-    assert_eq!(get(&status, "RecordingSource").as_deref(), Some("DialVerb"));
-    assert_eq!(get(&status, "RecordingDuration").as_deref(), Some("60"));
 }
 
 // ---------------------------------------------------------------------------
 // `ivr graph` and the README
 
 fn graph(path: &Path, format: &str) -> String {
-    let out = Command::new(IVR)
+    let out = ivr_command()
         .arg("graph")
         .arg(path)
         .args(["--format", format])

@@ -1,7 +1,13 @@
 //! Harness shared by the black-box tests: runs the real `ivr` binary and
 //! talks HTTP to it the way Twilio does (signed form posts, JSON bodies with
 //! `bodySHA256`), plus the odd requests Twilio never sends (no Host header,
-//! forged signatures, huge bodies).
+//! forged signatures, huge bodies). Also the stand-ins it talks to (Twilio's
+//! recording media, Prism) and `ivr call` with its transcripts. Used by the
+//! tests in `tests/` and, by path, `cli/tests/`.
+//!
+//! Servers and stand-ins log and work in their own time: a test waits (with
+//! a deadline) for what it asserts on, never a fixed while for something to
+//! happen ([`QUIET_PERIOD`] is only for what must not happen).
 //!
 //! Every reply that comes back through here is checked for what must never
 //! reach Twilio: a 5xx, a Python traceback or a Rust panic message.
@@ -151,6 +157,7 @@ pub struct ServerBuilder {
     now: Option<String>,
     token: Option<String>,
     public_url: Option<String>,
+    envs: Vec<(String, String)>,
 }
 
 impl ServerBuilder {
@@ -170,6 +177,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Another environment variable for the server (e.g. `TWILIO_API_BASE`).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
+    }
+
     pub fn start(self) -> Server {
         let data_dir = TempDir::new("data");
         let mut cmd = ivr_command();
@@ -178,6 +191,8 @@ impl ServerBuilder {
             .arg(&self.config)
             .args(["--port", "0"])
             .env("IVR_DATA_DIR", data_dir.path())
+            // Tests read the JSON log lines: not filtered by the caller's RUST_LOG.
+            .env("RUST_LOG", "info")
             .current_dir(data_dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -191,9 +206,12 @@ impl ServerBuilder {
         if let Some(url) = &self.public_url {
             cmd.env("IVR_PUBLIC_URL", url);
         }
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
         let mut child = cmd.spawn().expect("spawn the ivr binary");
         let stderr = Arc::new(Mutex::new(String::new()));
-        {
+        let stderr_reader = {
             let pipe = child.stderr.take().expect("piped stderr");
             let sink = stderr.clone();
             std::thread::spawn(move || {
@@ -202,8 +220,8 @@ impl ServerBuilder {
                     s.push_str(&line);
                     s.push('\n');
                 }
-            });
-        }
+            })
+        };
         let (tx, rx) = mpsc::channel();
         {
             let pipe = child.stdout.take().expect("piped stdout");
@@ -224,7 +242,8 @@ impl ServerBuilder {
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait().ok();
-                std::thread::sleep(Duration::from_millis(200));
+                // The child is gone, so its stderr ends: everything it said is read.
+                let _ = stderr_reader.join();
                 panic!(
                     "ivr serve did not print `listening on` (exit: {status:?}); stderr:\n{}",
                     stderr.lock().unwrap_or_else(|p| p.into_inner())
@@ -326,6 +345,7 @@ impl Server {
             now: Some(WEEKDAY_10AM.to_string()),
             token: Some(TOKEN.to_string()),
             public_url: None,
+            envs: Vec::new(),
         }
     }
 
@@ -703,6 +723,93 @@ fn serve_media(inner: &MediaInner, mut stream: TcpStream) {
     out.extend_from_slice(&body);
     let _ = stream.write_all(&out);
     let _ = stream.flush();
+}
+
+// ---------------------------------------------------------------------------
+// Prism: Twilio's REST API as its OpenAPI spec describes it
+
+/// Prism serving Twilio's OpenAPI spec on 127.0.0.1 (installed by `make
+/// test-deps`), killed on drop. Prism writes its log in its own time, maybe
+/// after it has answered: read it with [`Prism::wait_for_log`].
+pub struct Prism {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, for `TWILIO_API_BASE`.
+    pub base: String,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Prism {
+    pub fn start() -> Prism {
+        let node = repo_root().join("infra/node");
+        let bin = node.join("node_modules/.bin/prism");
+        let spec = node.join("twilio_api_v2010.json");
+        for needed in [&bin, &spec] {
+            assert!(
+                needed.exists(),
+                "{} is missing: run `make test-deps` in the repository root",
+                needed.display()
+            );
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = TempDir::new("prism");
+        let log = dir.path().join("prism.log");
+        let out = std::fs::File::create(&log).expect("create the Prism log");
+        let child = Command::new(&bin)
+            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .arg(&spec)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("the Prism log"))
+            .stderr(out)
+            .spawn()
+            .expect("start prism");
+        let prism = Prism {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Prism did not start: {}",
+                prism.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        prism
+    }
+
+    /// Prism's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls Prism's log (up to 10 s) until `cond` holds, and returns it; panics with the log if it never does.
+    pub fn wait_for_log(&self, what: &str, mut cond: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + BACKGROUND_TIMEOUT;
+        loop {
+            let log = self.log_text();
+            if cond(&log) {
+                return log;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what} in Prism's log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Prism {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Decodes standard base64 (whitespace ignored), for MIME bodies.
@@ -1116,4 +1223,197 @@ pub fn urls(n: &Node) -> Vec<String> {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// `ivr call`: the call simulator, and its transcripts
+
+/// Tuesday 24 November 2026, 10:00 GMT: the repository's office is open.
+pub const TUESDAY_MORNING: &str = "2026-11-24T10:00:00Z";
+
+/// One finished `ivr call`.
+pub struct Transcript {
+    /// The `--json` events, one per stdout line (empty without `--json`).
+    pub events: Vec<serde_json::Value>,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+impl Transcript {
+    pub fn from_output(out: std::process::Output, json: bool) -> Self {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let events = if json {
+            stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Transcript {
+            events,
+            stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
+    /// The transcript, one short line per event (see [`compact`]).
+    pub fn lines(&self) -> Vec<String> {
+        compact(&self.events)
+    }
+
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "ivr call failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("left unused"),
+            "the script had entries left over: {}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn assert_failed(&self, reason: &str) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected a failure\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(reason),
+            "stderr should say `{reason}`:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs an `ivr call` command to its end (stdin closed).
+pub fn run_call(mut cmd: Command, json: bool) -> Transcript {
+    cmd.stdin(Stdio::null());
+    let out = cmd.output().expect("run ivr");
+    Transcript::from_output(out, json)
+}
+
+/// `ivr call --config CONFIG --at AT --json [--press P] [--dial D]`: in-process, no server.
+pub fn call(config: &Path, at: &str, press: &str, dial: &str) -> Transcript {
+    let mut cmd = ivr_command();
+    cmd.arg("call")
+        .arg("--config")
+        .arg(config)
+        .args(["--at", at, "--json"]);
+    if !press.is_empty() {
+        cmd.args(["--press", press]);
+    }
+    if !dial.is_empty() {
+        cmd.args(["--dial", dial]);
+    }
+    run_call(cmd, true)
+}
+
+/// `ivr call --url URL --json [--press P] [--dial D] EXTRA…`, signing with
+/// `token` (unsigned without one), from a folder without a `config.ini`.
+pub fn call_url(
+    url: &str,
+    token: Option<&str>,
+    press: &str,
+    dial: &str,
+    extra: &[&str],
+) -> Transcript {
+    let mut cmd = ivr_command();
+    cmd.args(["call", "--url", url, "--json"]);
+    if !press.is_empty() {
+        cmd.args(["--press", press]);
+    }
+    if !dial.is_empty() {
+        cmd.args(["--dial", dial]);
+    }
+    cmd.args(extra);
+    if let Some(t) = token {
+        cmd.env("TWILIO_AUTH_TOKEN", t);
+    }
+    // No ./config.ini to fall back on for a token.
+    cmd.current_dir(std::env::temp_dir());
+    run_call(cmd, true)
+}
+
+/// Path and query of a URL (the in-process host is made up).
+pub fn path_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/".into(), |i| rest[i..].to_string()),
+        None => url.to_string(),
+    }
+}
+
+/// Short lines for assertions: prompts inside a `<Gather>` are indented,
+/// recording URLs become `<recording>`, the start line is left out.
+pub fn compact(events: &[serde_json::Value]) -> Vec<String> {
+    use serde_json::Value;
+    let s = |e: &Value, k: &str| e[k].as_str().unwrap_or_default().to_string();
+    let mut recording = String::from("<none>");
+    let mut out = Vec::new();
+    for e in events {
+        let indent = if e["in_gather"] == Value::Bool(true) {
+            "  "
+        } else {
+            ""
+        };
+        let line = match e["event"].as_str().unwrap_or_default() {
+            "call" => continue,
+            "say" => format!("{indent}say {}", s(e, "text")),
+            "play" => match e["digits"].as_str() {
+                Some(d) => format!("{indent}play digits {d}"),
+                None => format!("{indent}play {}", s(e, "url")),
+            },
+            "pause" => format!("{indent}pause {}", e["seconds"]),
+            "gather" => format!("gather {}", e["pressed"].as_str().unwrap_or("-")),
+            "redirect" => format!("redirect {}", path_of(&s(e, "url"))),
+            "dial" => format!("dial {} {}", s(e, "target"), s(e, "outcome")),
+            "record" => {
+                recording = s(e, "recording_url");
+                format!("record max {}", e["max_length"])
+            }
+            "callback" => format!("callback {}", path_of(&s(e, "url"))),
+            "sms" => format!(
+                "sms {} {}",
+                s(e, "to"),
+                s(e, "body").replace(&recording, "<recording>")
+            ),
+            "effect" => {
+                let what = s(e, "what");
+                match what.split_whitespace().nth(1) {
+                    Some(sid) if what.starts_with("recording RE") => what.replace(sid, "<RE>"),
+                    _ => what,
+                }
+            }
+            "hangup" => "hangup".into(),
+            "caller_hangup" => "caller hangs up".into(),
+            "enqueue" => format!("enqueue {}", s(e, "queue")),
+            "announce" => format!("announce {}", s(e, "text")),
+            "leave" => "leave".into(),
+            "dequeue" => format!("dequeue {} {}", s(e, "queue"), s(e, "result")),
+            "end" => format!("end: {}", s(e, "reason")),
+            other => format!("{other} {e}"),
+        };
+        out.push(line);
+    }
+    out
+}
+
+/// Concatenates transcript pieces.
+pub fn script(parts: &[&[&str]]) -> Vec<String> {
+    parts
+        .iter()
+        .flat_map(|p| p.iter())
+        .map(|s| s.to_string())
+        .collect()
 }
