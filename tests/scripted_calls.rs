@@ -709,10 +709,14 @@ fn callin_hanging_up_in_the_queue_gets_no_text() {
 const PRESENTER: &str = "+447700900010";
 const PRESENTER_LINE: &str = "+442079460300";
 
+/// The repository's presenter PIN (`[agent_line_presenter] pin`).
+const PRESENTER_PIN: &str = "2468";
+
+/// A presenter's call: a listed one types the PIN, then takes the `dial` outcomes.
 fn presenter(from: &str, dial: &str) -> Transcript {
     let mut args = vec!["--from", from, "--to", PRESENTER_LINE];
     if !dial.is_empty() {
-        args.extend(["--dial", dial]);
+        args.extend(["--press", PRESENTER_PIN, "--dial", dial]);
     }
     line_call("/ivr/agent/presenter", TUESDAY_MORNING, &args)
 }
@@ -730,6 +734,8 @@ fn presenter_takes_callers_one_after_another() {
     assert_eq!(
         t.lines(),
         script(&[
+            // Caller ID is not enough: the PIN first.
+            &["  say Please enter your PIN.", "gather 2468"],
             &["say You are taking calls for Ask the Plumber. Press star to end a call and take the next caller."],
             &taken,
             // The caller hung up, or the presenter pressed *: the next one.
@@ -764,7 +770,40 @@ fn presenter_takes_callers_one_after_another() {
 fn the_second_listed_presenter_is_served_too() {
     let t = presenter("+447700900011", "canceled");
     t.assert_ok();
-    assert_eq!(t.lines()[1], "dial queue ask-the-plumber canceled");
+    assert_eq!(t.lines()[3], "dial queue ask-the-plumber canceled");
+}
+
+#[test]
+fn a_forged_presenter_number_without_the_pin_is_sent_away() {
+    let t = line_call(
+        "/ivr/agent/presenter",
+        TUESDAY_MORNING,
+        &[
+            "--from",
+            PRESENTER,
+            "--to",
+            PRESENTER_LINE,
+            "--press",
+            "1111,2222,3333",
+        ],
+    );
+    t.assert_ok();
+    assert_eq!(
+        t.lines(),
+        [
+            "  say Please enter your PIN.",
+            "gather 1111",
+            "say That PIN is not right.",
+            "  say Please enter your PIN.",
+            "gather 2222",
+            "say That PIN is not right.",
+            "  say Please enter your PIN.",
+            "gather 3333",
+            "say Sorry, that PIN is not right. Goodbye.",
+            "hangup",
+            "end: hangup"
+        ]
+    );
 }
 
 #[test]

@@ -24,6 +24,8 @@ pub enum AgentStep {
     Next,
     /// `/ivr/agent/LINE/announce`: the `<Queue url>`, on the caller's leg.
     Announce,
+    /// `/ivr/agent/LINE/pin`: the PIN the agent typed (`pin = …`).
+    Pin,
 }
 
 /// A parsed request path (without the API Gateway stage).
@@ -151,6 +153,7 @@ impl Route {
                         None => (rest, AgentStep::Answer),
                         Some((line, "next")) => (line, AgentStep::Next),
                         Some((line, "announce")) => (line, AgentStep::Announce),
+                        Some((line, "pin")) => (line, AgentStep::Pin),
                         Some(_) => return None,
                     };
                     Route::Agent {
@@ -202,6 +205,7 @@ impl Route {
                     AgentStep::Answer => "",
                     AgentStep::Next => "/next",
                     AgentStep::Announce => "/announce",
+                    AgentStep::Pin => "/pin",
                 };
                 return segment_path("/ivr/agent/", line, tail);
             }
@@ -348,6 +352,10 @@ mod tests {
         assert_eq!(
             Route::parse("/ivr/agent/d%20j/announce"),
             agent("d j", AgentStep::Announce)
+        );
+        assert_eq!(
+            Route::parse("/ivr/agent/dj/pin"),
+            agent("dj", AgentStep::Pin)
         );
         assert_eq!(Route::parse("/ivr/agent/dj/other"), None);
         assert_eq!(Route::parse("/ivr/agent/dj/next/x"), None);

@@ -7,13 +7,18 @@
 //! | `/ivr/agent/LINE` | an agent calls in: refusal unless listed, else `<Dial><Queue>` (recorded, `hangupOnStar`) |
 //! | `/ivr/agent/LINE/next` | the agent's `<Dial>` action: the next caller, or "no callers are waiting" and try again |
 //! | `/ivr/agent/LINE/announce` | the `<Queue url>`: played to the caller before the agent is connected |
+//! | `/ivr/agent/LINE/pin?attempt=N` | with `pin`: the PIN the agent typed; right → connected, wrong → again, three wrong → goodbye |
+//!
+//! Caller ID is easy to forge with many carriers, so a line may ask for a
+//! PIN too (`pin = 4–12 digits`), after the caller-ID check. The PIN is
+//! compared in constant time and appears in no log line or outcome.
 
 use crate::answer::{Answer, Reply};
 use crate::config::reader::{Audio, Ctx, Sec};
 use crate::ids::is_e164;
 use crate::recordings::job::RecordingPlan;
 use crate::routes::{AgentStep, Route};
-use crate::twiml::{Dial, DialTarget, QueueNoun, Recording, Response, Verb};
+use crate::twiml::{Dial, DialTarget, Gather, Prompt, QueueNoun, Recording, Response, Verb};
 
 pub const DEFAULT_RECORD_ANNOUNCEMENT: &str = "This call is being recorded.";
 pub const AGENT_REFUSAL: &str = "Sorry, this number cannot take calls on this line. Goodbye.";
@@ -25,6 +30,14 @@ pub const AGENT_NO_CALLERS: &str =
 pub const AGENT_WAIT_SECONDS: u32 = 60;
 /// The pause before dialling an empty queue again (a queue that does not exist yet fails at once).
 pub const AGENT_RETRY_PAUSE: u32 = 5;
+pub const PIN_PROMPT: &str = "Please enter your PIN.";
+pub const PIN_WRONG: &str = "That PIN is not right.";
+pub const PIN_REFUSED: &str = "Sorry, that PIN is not right. Goodbye.";
+/// Tries at the PIN before the line hangs up.
+pub const PIN_TRIES: u32 = 3;
+/// Seconds the PIN prompt waits for the first key.
+const PIN_TIMEOUT: u32 = 10;
+
 /// An `[agent_line_NAME]` section: who may take callers from a queue, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentLine {
@@ -43,6 +56,44 @@ pub struct AgentLine {
     pub keep_twilio_copy: Option<bool>,
     /// `next_caller_key = *`: the agent ends a conversation with `*` (`hangupOnStar`).
     pub hangup_on_star: bool,
+    /// Digits an agent types after the caller-ID check (`pin`).
+    pub pin: Option<Pin>,
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(…)")
+    }
+}
+
+/// A PIN that never prints itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    pub fn new(digits: &str) -> Self {
+        Pin(digits.to_string())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `typed` is the PIN, in time that depends on neither.
+    pub fn matches(&self, typed: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), typed.as_bytes());
+        let mut diff = a.len() ^ b.len();
+        for i in 0..a.len().max(b.len()) {
+            let x = a.get(i).copied().unwrap_or(0);
+            let y = b.get(i).copied().unwrap_or(0xff);
+            diff |= usize::from(x ^ y);
+        }
+        diff == 0
+    }
 }
 
 /// Parses an `[agent_line_NAME]` section; `None` after reporting errors.
@@ -103,6 +154,28 @@ fn parse_keys(cx: &mut Ctx, name: &str, sec: &Sec) -> Option<AgentLine> {
             }
         },
     };
+    let pin = sec.value("pin").and_then(|e| {
+        let v = e.value.trim();
+        if (4..=12).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
+            Some(Pin::new(v))
+        } else {
+            cx.err(
+                e.line,
+                sec.name(),
+                Some("pin"),
+                "a PIN is 4 to 12 digits (what an agent can type on a phone)",
+            );
+            None
+        }
+    });
+    if record && pin.is_none() && sec.value("pin").is_none() {
+        cx.warn(
+            sec.line(),
+            sec.name(),
+            Some("pin"),
+            "records conversations, but anyone who forges a listed caller ID can take calls: set `pin`",
+        );
+    }
     Some(AgentLine {
         name: name.to_string(),
         section: sec.name().to_string(),
@@ -114,6 +187,7 @@ fn parse_keys(cx: &mut Ctx, name: &str, sec: &Sec) -> Option<AgentLine> {
         }),
         keep_twilio_copy,
         hangup_on_star,
+        pin,
         queue: queue?,
         agents: agents?,
     })
@@ -155,6 +229,33 @@ impl AgentLine {
         })
     }
 
+    /// The PIN prompt for try `attempt`; no key (or too few) is a wrong try.
+    fn ask_pin(&self, a: &Answer, pin: &Pin, attempt: u32, before: Option<&str>) -> Reply {
+        let n = attempt.to_string();
+        let url = a.links.to(
+            &Route::Agent {
+                line: self.name.clone(),
+                step: AgentStep::Pin,
+            },
+            &[("attempt", &n)],
+        );
+        let mut r = Response::new();
+        if let Some(text) = before {
+            r.push(Verb::Say(a.say(text)));
+        }
+        r.push(Verb::Gather(Gather {
+            num_digits: u32::try_from(pin.len()).ok(),
+            action: Some(url.clone()),
+            timeout: Some(PIN_TIMEOUT),
+            children: vec![Prompt::Say(a.say(PIN_PROMPT))],
+        }));
+        r.push(Verb::Redirect { url });
+        Reply::new(
+            r,
+            format!("agent line {}: PIN asked (try {attempt})", self.name),
+        )
+    }
+
     /// `/ivr/agent/LINE[/next|/announce]` for a line that does not exist.
     pub fn not_in_service(a: &Answer, name: &str, step: AgentStep) -> Reply {
         let mut r = Response::new();
@@ -189,8 +290,30 @@ impl AgentLine {
             );
         }
         let mut r = Response::new();
-        let outcome = match step {
-            AgentStep::Answer => {
+        let outcome = match (step, &line.pin) {
+            (AgentStep::Answer, Some(pin)) => return line.ask_pin(a, pin, 1, None),
+            (AgentStep::Pin, Some(pin)) => {
+                let attempt = a
+                    .param("attempt")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .unwrap_or(1)
+                    .clamp(1, PIN_TRIES);
+                if !pin.matches(a.param("Digits").unwrap_or("")) {
+                    if attempt >= PIN_TRIES {
+                        tracing::warn!(line = %line.name, "agent PIN wrong three times");
+                        let mut r = Response::new();
+                        r.push(Verb::Say(a.say(PIN_REFUSED)));
+                        r.push(Verb::Hangup);
+                        return Reply::new(r, format!("agent line {}: PIN refused", line.name));
+                    }
+                    return line.ask_pin(a, pin, attempt + 1, Some(PIN_WRONG));
+                }
+                if let Some(audio) = &line.audio {
+                    r.push(a.verb(audio));
+                }
+                "agent answers (PIN)"
+            }
+            (AgentStep::Answer | AgentStep::Pin, _) => {
                 if let Some(audio) = &line.audio {
                     r.push(a.verb(audio));
                 }
@@ -246,6 +369,9 @@ impl AgentLine {
         }
         if self.hangup_on_star {
             s.push_str(", * for the next");
+        }
+        if self.pin.is_some() {
+            s.push_str(", PIN");
         }
         lines.push(s);
         lines

@@ -537,11 +537,21 @@ fn result(cfg: &str, params: &[(&str, &str)]) -> (Node, crate::flow::Reply) {
     run(cfg, Route::QueueResult, &p, ON_AIR)
 }
 
+/// The repository's agent line without its PIN (see the PIN tests for it).
 fn agent(line: &str, step: AgentStep, params: &[(&str, &str)]) -> (Node, crate::flow::Reply) {
+    agent_in(&REPO.replace("pin = 2468\n", ""), line, step, params)
+}
+
+fn agent_in(
+    cfg: &str,
+    line: &str,
+    step: AgentStep,
+    params: &[(&str, &str)],
+) -> (Node, crate::flow::Reply) {
     let mut p = vec![("CallSid", CALL), ("To", "+442079460300")];
     p.extend_from_slice(params);
     run(
-        REPO,
+        cfg,
         Route::Agent {
             line: line.into(),
             step,
@@ -983,4 +993,110 @@ fn agent_recordings_go_through_the_recordings_pipeline() {
     );
     assert!(r.effects.is_empty());
     assert_eq!(r.outcome, "ignored: section does not record");
+}
+
+// ---------------------------------------------------------------------------
+// The agent line's PIN
+
+#[test]
+fn with_a_pin_a_listed_agent_is_asked_for_it_before_anything_else() {
+    let (t, r) = agent_in(REPO, "presenter", AgentStep::Answer, &[("From", DJ)]);
+    assert_eq!(names(&t), ["Gather", "Redirect"]);
+    let g = &t.children[0];
+    assert_eq!(g.attr("numDigits"), Some("4"));
+    assert_eq!(
+        g.attr("action"),
+        Some("https://ivr.example/api/ivr/agent/presenter/pin?attempt=1")
+    );
+    assert_eq!(g.children[0].text, PIN_PROMPT);
+    // No key: the same URL without Digits, which counts as a wrong try.
+    assert_eq!(t.children[1].text, g.attr("action").unwrap());
+    assert!(!r.outcome.contains("2468"), "{}", r.outcome);
+    // An unlisted number is refused before any PIN is asked.
+    let (t, _) = agent_in(REPO, "presenter", AgentStep::Answer, &[("From", CALLER)]);
+    assert_eq!(t.children[0].text, AGENT_REFUSAL);
+    let (t, _) = agent_in(
+        REPO,
+        "presenter",
+        AgentStep::Pin,
+        &[("From", CALLER), ("Digits", "2468")],
+    );
+    assert_eq!(
+        t.children[0].text, AGENT_REFUSAL,
+        "the PIN alone is not enough"
+    );
+}
+
+#[test]
+fn the_right_pin_connects_the_agent() {
+    let (t, r) = agent_in(
+        REPO,
+        "presenter",
+        AgentStep::Pin,
+        &[("From", DJ), ("Digits", "2468"), ("attempt", "2")],
+    );
+    assert_eq!(names(&t), ["Say", "Dial"]);
+    assert!(t.children[0].text.starts_with("You are taking calls"));
+    assert_eq!(r.outcome, "agent line presenter: agent answers (PIN)");
+}
+
+#[test]
+fn three_wrong_pins_end_the_call_politely() {
+    let pin = |attempt: &str, digits: &str| {
+        let mut p = vec![("From", DJ), ("attempt", attempt)];
+        if !digits.is_empty() {
+            p.push(("Digits", digits));
+        }
+        agent_in(REPO, "presenter", AgentStep::Pin, &p)
+    };
+    let (t, _) = pin("1", "1357");
+    assert_eq!(names(&t), ["Say", "Gather", "Redirect"]);
+    assert_eq!(t.children[0].text, PIN_WRONG);
+    assert_eq!(
+        t.children[1].attr("action"),
+        Some("https://ivr.example/api/ivr/agent/presenter/pin?attempt=2")
+    );
+    let (t, _) = pin("2", "");
+    assert_eq!(
+        t.children[1].attr("action"),
+        Some("https://ivr.example/api/ivr/agent/presenter/pin?attempt=3"),
+        "no key is a try"
+    );
+    let (t, r) = pin("3", "24680");
+    assert_eq!(names(&t), ["Say", "Hangup"]);
+    assert_eq!(t.children[0].text, PIN_REFUSED);
+    assert!(!r.outcome.contains("2468"));
+    // A forged attempt number cannot buy more tries than three.
+    let (t, _) = pin("999", "0000");
+    assert_eq!(names(&t), ["Say", "Hangup"]);
+}
+
+#[test]
+fn pins_compare_whole_and_never_print() {
+    let p = Pin::new("2468");
+    assert!(p.matches("2468"));
+    for wrong in ["", "246", "24680", "2469", "\u{0}468"] {
+        assert!(!p.matches(wrong), "{wrong:?}");
+    }
+    assert_eq!(format!("{:?}", Some(p)), "Some(Pin(…))");
+}
+
+#[test]
+fn a_recorded_line_without_a_pin_is_a_warning_and_a_bad_pin_an_error() {
+    let l = loaded(&REPO.replace("pin = 2468\n", ""));
+    let rendered: Vec<String> = l.warnings.iter().map(|d| d.render("c.ini")).collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|w| w.contains("[agent_line_presenter] pin: records conversations")),
+        "{rendered:?}"
+    );
+    for bad in ["12", "12ab", "1234567890123"] {
+        let errs = errors(&REPO.replace("pin = 2468", &format!("pin = {bad}")));
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("pin: a PIN is 4 to 12 digits")),
+            "{bad}: {errs:?}"
+        );
+    }
 }
