@@ -4,7 +4,7 @@
 //! ([`crate::worker`]) running recording jobs.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -29,11 +29,7 @@ pub fn run(config: Option<PathBuf>, port: u16) -> ExitCode {
     if let Some(p) = config {
         std::env::set_var("IVR_CONFIG", p);
     }
-    let default = if Path::new("config.ini").exists() {
-        ConfigSource::File(PathBuf::from("config.ini"))
-    } else {
-        ConfigSource::Embedded
-    };
+    let default = ConfigSource::File(PathBuf::from("config.ini"));
     let startup = match shell::startup(default, None, false) {
         Ok(s) => s,
         Err(e) => {

@@ -22,7 +22,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderValue, Method};
 
 use shared::flow::{self, Call, Params};
-use shared::shell::EMBEDDED_CONFIG;
+/// The repository's config: what the benchmarks measure.
+const EMBEDDED_CONFIG: &str = include_str!("../../config.ini");
 use shared::web::{App, WebRequest};
 use shared::{signature, Config, Route};
 

@@ -14,7 +14,7 @@ use crate::routes::Function;
 use crate::shell::{self, ConfigSource, Startup};
 use crate::web::WebRequest;
 
-/// Starts the function: validates the embedded config (or `IVR_CONFIG`) and
+/// Starts the function: validates the config layer's `config.ini` (or `IVR_CONFIG`) and
 /// the auth token once, then serves events. An invalid config or a missing
 /// token stops it with one clear log line instead of serving anything.
 pub async fn run(function: Function) -> Result<(), Error> {
@@ -28,7 +28,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
 pub fn start(name: &str, only: Option<Function>) -> &'static Startup {
     shell::init_logging();
     let startup =
-        shell::startup(ConfigSource::Embedded, only, true).unwrap_or_else(|e| refuse(name, &e));
+        shell::startup(ConfigSource::layer(), only, true).unwrap_or_else(|e| refuse(name, &e));
     for w in &startup.warnings {
         tracing::warn!(function = name, config = %w.render(&startup.source.to_string()), "config warning");
     }

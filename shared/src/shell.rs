@@ -13,21 +13,28 @@ pub use crate::effects::{serve_one, EffectRunner, NoEffects};
 use crate::routes::Function;
 use crate::web::App;
 
-/// The repository's `config.ini`, compiled in: what a function ships with.
-pub const EMBEDDED_CONFIG: &str = include_str!("../../config.ini");
+/// Where a Lambda function finds its config: the template's config layer
+/// (unpacked under `/opt`) holds the validated `config.ini`. The config is
+/// not compiled in, so editing it rebuilds no function.
+pub const LAYER_CONFIG: &str = "/opt/config.ini";
 
 /// Where the config came from, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigSource {
     File(PathBuf),
-    Embedded,
+}
+
+impl ConfigSource {
+    /// The config layer's copy, where every deployed function reads it.
+    pub fn layer() -> Self {
+        ConfigSource::File(PathBuf::from(LAYER_CONFIG))
+    }
 }
 
 impl std::fmt::Display for ConfigSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ConfigSource::File(p) => write!(f, "{}", p.display()),
-            ConfigSource::Embedded => write!(f, "config.ini (embedded)"),
         }
     }
 }
@@ -35,10 +42,6 @@ impl std::fmt::Display for ConfigSource {
 pub fn load_config(source: &ConfigSource) -> Result<Loaded, LoadError> {
     match source {
         ConfigSource::File(p) => Config::load(p),
-        ConfigSource::Embedded => Config::parse(EMBEDDED_CONFIG).map_err(|diagnostics| LoadError {
-            path: source.to_string(),
-            diagnostics,
-        }),
     }
 }
 

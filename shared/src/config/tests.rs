@@ -135,7 +135,7 @@ fn repository_config_demonstrates_every_feature() {
 #[test]
 fn minimal_config_and_embedded_default_load() {
     Config::parse(MINIMAL).unwrap();
-    Config::parse(crate::shell::EMBEDDED_CONFIG).unwrap();
+    Config::parse(REPO).unwrap();
 }
 
 #[test]
