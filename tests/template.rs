@@ -35,10 +35,13 @@ fn functions(t: &Value) -> Vec<(String, &Value)> {
         .collect()
 }
 
+/// The function a resource deploys: its `CodeUri` is the zip `make build`
+/// writes, `target/lambda/<binary>/bootstrap.zip`.
 fn binary(r: &Value) -> String {
-    r["Metadata"]["BuildProperties"]["Binary"]
-        .as_str()
-        .unwrap()
+    let uri = r["Properties"]["CodeUri"].as_str().unwrap();
+    uri.strip_prefix("target/lambda/")
+        .and_then(|u| u.strip_suffix("/bootstrap.zip"))
+        .unwrap_or_else(|| panic!("CodeUri {uri} is not a zip make build writes"))
         .to_string()
 }
 
@@ -59,16 +62,70 @@ fn every_function_folder_is_in_the_template_and_vice_versa() {
         "shared::Function::ALL (+ recording-worker) and functions/ differ"
     );
     for (name, r) in functions(&t) {
-        assert_eq!(r["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
-        assert_eq!(
-            r["Properties"]["CodeUri"].as_str(),
-            Some(format!("functions/{}", binary(r)).as_str()),
-            "{name}"
-        );
+        // A built artifact: SAM has nothing to build, cargo's cache decides.
+        assert!(r["Metadata"]["BuildMethod"].is_null(), "{name}");
     }
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Handler"], "bootstrap");
+}
+
+/// config.ini is a layer beside the code, not part of it: every function
+/// has the layer and reads `/opt/config.ini`, which is where Lambda unpacks
+/// the layer's folder; no function crate can see config.ini at build time.
+#[test]
+fn the_config_ships_in_a_layer_every_function_reads() {
+    let t = template();
+    let layer = &t["Resources"]["ConfigLayer"];
+    assert_eq!(layer["Type"], "AWS::Serverless::LayerVersion");
+    let content = layer["Properties"]["ContentUri"].as_str().unwrap();
+    assert_eq!(content, "target/config-layer");
+    let globals = &t["Globals"]["Function"];
+    let layers = globals["Layers"].as_sequence().unwrap();
+    assert_eq!(untag(&layers[0]), "ConfigLayer");
+    let path = globals["Environment"]["Variables"]["IVR_CONFIG"]
+        .as_str()
+        .unwrap();
+    assert_eq!(path, format!("/opt/{}", "config.ini"));
+    assert_eq!(
+        path,
+        shared::shell::LAYER_CONFIG,
+        "where the functions look by default"
+    );
+    // The Makefile fills the layer's folder with the checked config.
+    let makefile = std::fs::read_to_string(repo().join("Makefile")).unwrap();
+    assert!(
+        makefile.contains(&format!("{content}/config.ini")),
+        "make build writes {content}/config.ini"
+    );
+    // Nothing a function is built from reads config.ini: an edit rebuilds nothing.
+    for dir in ["shared/src", "functions", "aws/src"] {
+        for file in rust_files(&repo().join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let test_only = file.to_string_lossy().contains("test");
+            let embeds = text
+                .lines()
+                .any(|l| l.contains("include_str!") && l.contains("config.ini"));
+            assert!(
+                test_only || !embeds,
+                "{} compiles config.ini in",
+                file.display()
+            );
+        }
+    }
+}
+
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]
@@ -248,4 +305,47 @@ fn the_auth_token_is_a_no_echo_parameter() {
     assert_eq!(t["Parameters"]["TwilioAuthToken"]["NoEcho"], true);
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     assert!(!text.contains("auth_token ="), "no secrets in the template");
+}
+
+/// `make deploy` checks the secrets, the AWS region and credentials before
+/// it builds anything: a missing one costs a second, not a full build.
+#[test]
+fn deploy_checks_secrets_and_aws_before_building_anything() {
+    let home = std::env::temp_dir().join(format!("ivr-preflight-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[], "TWILIO_AUTH_TOKEN is not set"),
+        (
+            &[("TWILIO_AUTH_TOKEN", "t"), ("TWILIO_ACCOUNT_SID", "AC123")],
+            "TWILIO_ACCOUNT_SID is not an account SID",
+        ),
+        (&[("TWILIO_AUTH_TOKEN", "t")], "no AWS region"),
+        (
+            &[("TWILIO_AUTH_TOKEN", "t"), ("AWS_REGION", "eu-west-2")],
+            "no AWS credentials",
+        ),
+    ];
+    for (env, expected) in cases {
+        let out = std::process::Command::new("make")
+            .args(["--no-print-directory", "deploy"])
+            .current_dir(repo())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .envs(env.iter().copied())
+            .output()
+            .expect("make runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{env:?}: {said}");
+        assert!(said.contains(expected), "{env:?}: {said}");
+        assert!(
+            !said.contains("cargo"),
+            "{env:?} built something first: {said}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&home);
 }
