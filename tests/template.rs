@@ -95,7 +95,8 @@ fn the_config_ships_in_a_layer_every_function_reads() {
     // The Makefile fills the layer's folder with the checked config.
     let makefile = std::fs::read_to_string(repo().join("Makefile")).unwrap();
     assert!(
-        makefile.contains(&format!("{content}/config.ini")),
+        makefile.contains(&format!("CONFIG_LAYER := {content}\n"))
+            && makefile.contains("cp $(CONFIG) $(CONFIG_LAYER)/config.ini"),
         "make build writes {content}/config.ini"
     );
     // Nothing a function is built from reads config.ini: an edit rebuilds nothing.
