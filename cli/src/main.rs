@@ -29,11 +29,13 @@ struct Cli {
 enum Command {
     /// Serve every route on 127.0.0.1, with the same handlers as the Lambda functions.
     Serve {
-        /// config.ini to serve (default: $IVR_CONFIG, else ./config.ini, else the embedded copy)
+        /// config.ini to serve (default: $IVR_CONFIG, else ./config.ini)
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        #[command(flatten)]
+        limits: serve::Limits,
     },
     /// Validate a config.ini: exit 0 if valid, 1 with `PATH:LINE: [section] key: message` lines if not.
     Check {
@@ -65,7 +67,11 @@ fn main() -> ExitCode {
             path.unwrap_or_else(|| PathBuf::from("config.ini")),
             print_ping_rate,
         ),
-        Command::Serve { config, port } => serve::run(config, port),
+        Command::Serve {
+            config,
+            port,
+            limits,
+        } => serve::run(config, port, limits),
         Command::Call(args) => call::run(*args),
         Command::Graph { path, format } => {
             graph::run(&path.unwrap_or_else(|| PathBuf::from("config.ini")), format)

@@ -1,6 +1,12 @@
 //! X-Twilio-Signature validation, matching Twilio's official validators, so that only
 //! Twilio (which holds the auth token) can drive the IVR's webhooks. Form requests sign
 //! the URL plus sorted params; JSON requests sign the URL, which pins the body via bodySHA256.
+//!
+//! Like twilio-python's `RequestValidator.validate` (and twilio-node's
+//! `validateRequest`), a signature is accepted over the URL as the request
+//! came or over its other port form: without its port if it has one (any
+//! port), with the scheme's default port if it has none. Twilio's signing
+//! is inconsistent about ports, hence the reference validators' two tries.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -77,15 +83,21 @@ fn signature_matches(
         return false;
     };
     // verify_slice compares in constant time. Which URL form matched is no
-    // secret, so the second form (default port toggled: Twilio's signing is
-    // inconsistent about :443 / :80, and its validators try both) is only
-    // computed when the first fails — half the work on the common path.
+    // secret, so the second form (see `other_port_form`) is only computed
+    // when the first fails — half the work on the common path.
     mac(auth_token, url, sorted).verify_slice(&sig).is_ok()
-        || toggle_default_port(url)
+        || other_port_form(url)
             .is_some_and(|alt| mac(auth_token, &alt, sorted).verify_slice(&sig).is_ok())
 }
 
-fn toggle_default_port(url: &str) -> Option<String> {
+/// The URL twilio-python's validator tries besides the one it is given:
+/// without the port when there is one (`remove_port`: any port, not only
+/// the default), else with the scheme's default port (`add_port`).
+///
+/// Where the reference mangles the URL — it splits the authority at its
+/// first `:`, so userinfo and bracketed IPv6 addresses lose everything after
+/// it, a URL nobody signs — this removes or adds the port after the host.
+fn other_port_form(url: &str) -> Option<String> {
     let scheme_end = url.find("://")?;
     let scheme = &url[..scheme_end];
     let default_port: u16 = if scheme.eq_ignore_ascii_case("https") {
@@ -120,8 +132,10 @@ fn toggle_default_port(url: &str) -> Option<String> {
         Some(i) => {
             let colon = host_start + i;
             let port = &url[colon + 1..authority_end];
-            // Only the default port is implied; a URL on another port was signed with it.
-            (port.parse::<u16>().ok() == Some(default_port))
+            // Python's `uri.port` is falsy for no port, ":" and ":0" (nothing
+            // removed) and raises for anything not 0–65535: such a URL only
+            // validates as it came.
+            (port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p != 0))
                 .then(|| format!("{}{}", &url[..colon], &url[authority_end..]))
         }
     }
@@ -363,36 +377,187 @@ mod tests {
     // --- Port handling ---
 
     #[test]
-    fn port_toggle_respects_userinfo_and_ipv6() {
+    fn other_port_form_respects_userinfo_and_ipv6() {
+        let other = |u: &str| other_port_form(u);
         assert_eq!(
-            toggle_default_port("https://user:pass@host.example/x?a=1").as_deref(),
+            other("https://user:pass@host.example/x?a=1").as_deref(),
             Some("https://user:pass@host.example:443/x?a=1")
         );
         assert_eq!(
-            toggle_default_port("https://user:pass@host.example:443/x").as_deref(),
+            other("https://user:pass@host.example:443/x").as_deref(),
             Some("https://user:pass@host.example/x")
         );
         assert_eq!(
-            toggle_default_port("http://[::1]?q").as_deref(),
+            other("http://[::1]?q").as_deref(),
             Some("http://[::1]:80?q")
         );
+        assert_eq!(other("http://[::1]:80/").as_deref(), Some("http://[::1]/"));
+        // Any port is removed, as twilio-python's remove_port does.
         assert_eq!(
-            toggle_default_port("http://[::1]:80/").as_deref(),
-            Some("http://[::1]/")
+            other("https://host.example:8443/x").as_deref(),
+            Some("https://host.example/x")
         );
-        assert_eq!(toggle_default_port("https://host.example:8443/x"), None);
-        assert_eq!(toggle_default_port("not a url"), None);
+        assert_eq!(
+            other("http://[::1]:3000/x").as_deref(),
+            Some("http://[::1]/x")
+        );
+        assert_eq!(other("http://h:0/x"), None);
+        assert_eq!(other("http://h:99999/x"), None);
+        assert_eq!(other("not a url"), None);
+    }
+
+    /// (URL signed, URL the request came to, signature, what twilio-python
+    /// 9.13.0 says). Signatures and verdicts from
+    ///
+    /// ```python
+    /// from twilio.request_validator import RequestValidator
+    /// v = RequestValidator(REF_TOKEN)
+    /// params = {"CallSid": "CA0123456789abcdef0123456789abcdef", "Digits": "7"}
+    /// sig = v.compute_signature(signed, params)
+    /// v.validate(request, params, sig)
+    /// ```
+    const PORT_VECTORS: &[(&str, &str, &str, bool)] = &[
+        (
+            "https://ivr.example.com/ivr/hangup",
+            "https://ivr.example.com:8443/ivr/hangup",
+            "Uy8VRqXOskv8F+NaOf/IXJyr4s0=",
+            true,
+        ),
+        (
+            "https://ivr.example.com:8443/ivr/hangup",
+            "https://ivr.example.com:8443/ivr/hangup",
+            "26aZeL+uRO0LORs9hpf9HEbNT84=",
+            true,
+        ),
+        (
+            "https://ivr.example.com:8443/ivr/hangup",
+            "https://ivr.example.com/ivr/hangup",
+            "26aZeL+uRO0LORs9hpf9HEbNT84=",
+            false,
+        ),
+        (
+            "https://ivr.example.com:8443/ivr/hangup",
+            "https://ivr.example.com:9443/ivr/hangup",
+            "26aZeL+uRO0LORs9hpf9HEbNT84=",
+            false,
+        ),
+        (
+            "https://ivr.example.com:443/ivr/hangup",
+            "https://ivr.example.com:8443/ivr/hangup",
+            "rVdStlAqkCZTcBTP6ucXSdKMf7w=",
+            false,
+        ),
+        (
+            "https://ivr.example.com:443/ivr/hangup",
+            "https://ivr.example.com/ivr/hangup",
+            "rVdStlAqkCZTcBTP6ucXSdKMf7w=",
+            true,
+        ),
+        (
+            "https://ivr.example.com/ivr/hangup",
+            "https://ivr.example.com:443/ivr/hangup",
+            "Uy8VRqXOskv8F+NaOf/IXJyr4s0=",
+            true,
+        ),
+        (
+            "http://127.0.0.1/ivr/hangup",
+            "http://127.0.0.1:3000/ivr/hangup",
+            "0BxZqf6jg5WTCiGntJ1l/DnD7vI=",
+            true,
+        ),
+        (
+            "http://127.0.0.1:80/ivr/hangup",
+            "http://127.0.0.1:3000/ivr/hangup",
+            "xafeSo6L6yD72HF3JUYHzjJWaEE=",
+            false,
+        ),
+        (
+            "http://127.0.0.1:3000/ivr/hangup",
+            "http://127.0.0.1/ivr/hangup",
+            "500bjRFPbkjoMMqxblpDvjRTCxg=",
+            false,
+        ),
+        (
+            "http://127.0.0.1:3000/ivr/hangup",
+            "http://127.0.0.1:80/ivr/hangup",
+            "500bjRFPbkjoMMqxblpDvjRTCxg=",
+            false,
+        ),
+        (
+            "http://ivr.example.com/ivr/hangup",
+            "http://ivr.example.com:443/ivr/hangup",
+            "r3DRCIKIzpcnUQk4uC5SUCqJzvM=",
+            true,
+        ),
+        (
+            "https://ivr.example.com/ivr/menu?menu=support&loop_count=1",
+            "https://ivr.example.com:8443/ivr/menu?menu=support&loop_count=1",
+            "XDl1i1gFRJOkwKLia89YPtu+5pY=",
+            true,
+        ),
+        (
+            "https://ivr.example.com/ivr/hangup",
+            "http://ivr.example.com:8443/ivr/hangup",
+            "Uy8VRqXOskv8F+NaOf/IXJyr4s0=",
+            false,
+        ),
+        (
+            "https://ivr.example.com/ivr/hangup",
+            "https://other.example.com:8443/ivr/hangup",
+            "Uy8VRqXOskv8F+NaOf/IXJyr4s0=",
+            false,
+        ),
+    ];
+
+    #[test]
+    fn reference_ports_as_twilio_python_validates_them() {
+        let params = p(&[
+            ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+            ("Digits", "7"),
+        ]);
+        for &(signed, request, sig, valid) in PORT_VECTORS {
+            assert_eq!(compute(REF_TOKEN, signed, &params), sig, "{signed}");
+            assert_eq!(
+                validate_form(REF_TOKEN, request, &params, sig),
+                valid,
+                "signed over {signed}, request to {request}"
+            );
+        }
     }
 
     #[test]
-    fn non_default_port_is_not_dropped() {
-        let params = doc_params();
-        let sig_without_port = compute(DOC_TOKEN, "https://mycompany.com/a", &params);
-        assert!(!validate_form(
-            DOC_TOKEN,
-            "https://mycompany.com:8443/a",
+    fn reference_json_on_a_non_default_port() {
+        // RequestValidator.validate("https://example.com:8443/events?bodySHA256=…", body, sig)
+        // is True for a signature over the URL without the port.
+        let url = REF_JSON_URL.replace("example.com", "example.com:8443");
+        assert!(validate_json(
+            REF_TOKEN,
+            &url,
+            REF_JSON_BODY.as_bytes(),
+            REF_JSON_SIG
+        ));
+        let tampered = REF_JSON_BODY.replace("completed", "failed");
+        assert!(!validate_json(
+            REF_TOKEN,
+            &url,
+            tampered.as_bytes(),
+            REF_JSON_SIG
+        ));
+    }
+
+    #[test]
+    fn ipv6_port_is_removed_after_the_brackets() {
+        // twilio-python turns http://[::1]:3000/x into http://[/x (it splits
+        // at the first colon), so it only accepts the URL as it came; the
+        // port-less form here is the one a signer would have used.
+        let params = p(&[("Digits", "7")]);
+        let sig = compute(REF_TOKEN, "http://[::1]/x", &params);
+        assert_eq!(sig, "+VbmgcfZI1cTZuwZm9NjYCYYHYU=");
+        assert!(validate_form(
+            REF_TOKEN,
+            "http://[::1]:3000/x",
             &params,
-            &sig_without_port
+            &sig
         ));
     }
 

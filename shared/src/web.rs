@@ -90,6 +90,17 @@ impl App {
         if req.body.len() > MAX_BODY {
             return reject(h, 413, "request body too large");
         }
+        // RFC 9112 §3.2: a request with more than one Host is a 400 — which
+        // one a proxy, the signer and this server would each use is anyone's guess.
+        if req
+            .headers
+            .get_all(http::header::HOST)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return reject(h, 400, "more than one Host header");
+        }
         let Some(route) = Route::parse(&req.path) else {
             return reject(h, 404, "no such route");
         };
@@ -217,7 +228,8 @@ impl App {
     }
 }
 
-/// `host[:port]` with a DNS name, IPv4 or bracketed IPv6 address.
+/// `host[:port]` with a DNS name, IPv4 or bracketed IPv6 address, and a
+/// port (if any) of 1–65535.
 fn is_host(h: &str) -> bool {
     let (name, port) = if let Some(rest) = h.strip_prefix('[') {
         match rest.split_once(']') {
@@ -244,14 +256,18 @@ fn is_host(h: &str) -> bool {
             || name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'));
-    let port_ok =
-        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    // Digits only: `u16::from_str` would also take a leading `+`.
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n != 0)
+    });
     name_ok && port_ok
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_host;
+    use super::*;
 
     #[test]
     fn host_header_shapes() {
@@ -263,5 +279,93 @@ mod tests {
         assert!(!is_host("host:"));
         assert!(!is_host("host:99999x"));
         assert!(!is_host(""));
+    }
+
+    #[test]
+    fn host_port_must_be_1_to_65535() {
+        for ok in ["h:1", "h:80", "h:65535", "[::1]:1", "h:00080"] {
+            assert!(is_host(ok), "{ok}");
+        }
+        for bad in [
+            "h:0",
+            "h:00000",
+            "h:65536",
+            "h:99999",
+            "h:100000",
+            "h:+80",
+            "h:-1",
+            "[::1]:0",
+            "[::1]:70000",
+            "h:80:80",
+        ] {
+            assert!(!is_host(bad), "{bad}");
+        }
+    }
+
+    fn app() -> App {
+        let text = "[ivr]\ntimezone = Europe/London\n[ivr_menu]\nsay = Press 1.\n";
+        App {
+            config: Config::parse(text).expect("a minimal config").config,
+            auth_token: None,
+            public_url: None,
+            default_scheme: "http",
+            only: None,
+        }
+    }
+
+    fn post(hosts: &[&str]) -> WebRequest {
+        let mut headers = HeaderMap::new();
+        for h in hosts {
+            headers.append(http::header::HOST, h.parse().expect("header value"));
+        }
+        WebRequest {
+            method: Method::POST,
+            path: "/ivr/hangup".into(),
+            query: None,
+            headers,
+            body: b"CallSid=CA1".to_vec(),
+            stage_prefix: None,
+        }
+    }
+
+    #[test]
+    fn two_host_headers_are_400_even_when_equal() {
+        let app = app();
+        let now = Utc::now();
+        assert_eq!(app.handle(&post(&["a.example"]), now).response.status, 200);
+        for hosts in [&["a.example", "b.example"][..], &["a.example", "a.example"]] {
+            let h = app.handle(&post(hosts), now);
+            assert_eq!(h.response.status, 400, "{hosts:?}");
+            assert!(h.effects.is_empty());
+        }
+        // Also with IVR_PUBLIC_URL, where the Host is otherwise not used.
+        let with_public = App {
+            public_url: Some("https://ivr.example.com".into()),
+            ..app
+        };
+        assert_eq!(
+            with_public
+                .handle(&post(&["a.example", "b.example"]), now)
+                .response
+                .status,
+            400
+        );
+    }
+
+    #[test]
+    fn host_port_out_of_range_is_400() {
+        let app = app();
+        let now = Utc::now();
+        for host in ["a.example:0", "a.example:99999", "a.example:65536"] {
+            assert_eq!(
+                app.handle(&post(&[host]), now).response.status,
+                400,
+                "{host}"
+            );
+        }
+        assert_eq!(
+            app.handle(&post(&["a.example:65535"]), now).response.status,
+            200
+        );
     }
 }
