@@ -241,42 +241,53 @@ fn least_privilege_each_function_gets_only_the_rights_it_uses() {
     }
 }
 
+/// CloudWatch takes at most 10 metrics (`MetricStat`s) per alarm, so each
+/// kind of alarm is a pair: the call path and the back office. Together
+/// they cover every function once.
 #[test]
 fn every_function_is_in_the_errors_throttles_and_ping_alarms() {
     let t = template();
     let resources = t["Resources"].as_mapping().unwrap();
     let names: BTreeSet<String> = functions(&t).into_iter().map(|(k, _)| k).collect();
-    for (alarm, suffix) in [
-        ("FunctionErrorsAlarm", ""),
-        ("FunctionThrottlesAlarm", ""),
-        ("PingFailedAlarm", "Warmup"),
+    for (alarms, suffix) in [
+        (["FunctionErrorsAlarm", "BackOfficeErrorsAlarm"], ""),
+        (["FunctionThrottlesAlarm", "BackOfficeThrottlesAlarm"], ""),
+        (["PingFailedAlarm", "BackOfficePingFailedAlarm"], "Warmup"),
     ] {
-        let metrics = resources
-            .get(alarm)
-            .unwrap_or_else(|| panic!("{alarm} missing"))["Properties"]["Metrics"]
-            .as_sequence()
-            .unwrap();
         let mut covered = BTreeSet::new();
-        let mut ids = Vec::new();
-        let mut expression = String::new();
-        for m in metrics {
-            let id = m["Id"].as_str().unwrap().to_string();
-            if let Some(e) = m["Expression"].as_str() {
-                expression = e.to_string();
-                continue;
+        for alarm in alarms {
+            let metrics = resources
+                .get(alarm)
+                .unwrap_or_else(|| panic!("{alarm} missing"))["Properties"]["Metrics"]
+                .as_sequence()
+                .unwrap();
+            let mut ids = Vec::new();
+            let mut expression = String::new();
+            for m in metrics {
+                let id = m["Id"].as_str().unwrap().to_string();
+                if let Some(e) = m["Expression"].as_str() {
+                    expression = e.to_string();
+                    continue;
+                }
+                let value = untag(&m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]);
+                let value = value.as_str().unwrap();
+                let function = value.strip_suffix(suffix).unwrap().to_string();
+                assert!(covered.insert(function), "{alarm}: {value} twice");
+                ids.push(id);
             }
-            let value = untag(&m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]);
-            let value = value.as_str().unwrap();
-            covered.insert(value.strip_suffix(suffix).unwrap().to_string());
-            ids.push(id);
-        }
-        assert_eq!(covered, names, "{alarm}");
-        for id in ids {
             assert!(
-                expression.contains(&format!("{id},")) || expression.contains(&format!("{id}]")),
-                "{alarm}: {id} is not in {expression}"
+                ids.len() <= 10,
+                "{alarm} has {} metrics; CloudWatch takes 10",
+                ids.len()
             );
+            for id in ids {
+                assert!(
+                    expression.contains(&format!("{id},")) || expression.contains(&format!("{id}]")),
+                    "{alarm}: {id} is not in {expression}"
+                );
+            }
         }
+        assert_eq!(covered, names, "{alarms:?}");
     }
 }
 
@@ -349,4 +360,541 @@ fn deploy_checks_secrets_and_aws_before_building_anything() {
         );
     }
     let _ = std::fs::remove_dir_all(&home);
+}
+
+// ---------------------------------------------------------------------------
+// Monitoring: the reachability canary, Twilio's alerts, the dashboard and
+// the saved queries (issue 15).
+
+/// The tag of `!Ref X`, `!Sub …` and friends, without the `!`.
+fn tag(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) => Some(t.tag.to_string().trim_start_matches('!').to_string()),
+        _ => None,
+    }
+}
+
+/// `!Ref name`?
+fn is_ref(v: &Value, name: &str) -> bool {
+    tag(v).as_deref() == Some("Ref") && untag(v) == name
+}
+
+/// The text of `!Sub "…"` or `!Sub ["…", {vars}]`.
+fn sub_text(v: &Value) -> String {
+    assert_eq!(tag(v).as_deref(), Some("Sub"), "not a !Sub: {v:?}");
+    match untag(v) {
+        Value::String(s) => s.clone(),
+        Value::Sequence(parts) => parts[0].as_str().unwrap().to_string(),
+        other => panic!("odd !Sub {other:?}"),
+    }
+}
+
+/// `text` with each `${name}` replaced by `<name>`, and the names.
+fn sub_names(text: &str) -> (String, Vec<String>) {
+    let (mut out, mut names, mut rest) = (String::new(), Vec::new(), text);
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let j = after.find('}').expect("an unclosed ${");
+        names.push(after[..j].to_string());
+        out.push_str(&format!("<{}>", &after[..j]));
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    (out, names)
+}
+
+fn of_type<'a>(t: &'a Value, ty: &str) -> Vec<(String, &'a Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+fn resource_type(t: &Value, name: &str) -> Option<String> {
+    t["Resources"][name]["Type"].as_str().map(str::to_string)
+}
+
+/// Every function's log group (its `LoggingConfig`), by resource name.
+fn function_log_groups(t: &Value) -> BTreeSet<String> {
+    functions(t)
+        .iter()
+        .map(|(name, r)| {
+            let g = &r["Properties"]["LoggingConfig"]["LogGroup"];
+            assert_eq!(tag(g).as_deref(), Some("Ref"), "{name}");
+            untag(g).as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_canary_calls_the_stacks_own_url_with_the_repository_script() {
+    let t = template();
+    let canary = &t["Resources"]["ReachabilityCanary"];
+    assert_eq!(canary["Type"], "AWS::Synthetics::Canary");
+    assert_eq!(canary["Condition"], "CanaryEnabled");
+    let p = &canary["Properties"];
+    // The base of the stack's own outputs: what Twilio is told to call.
+    let base = sub_text(&p["RunConfig"]["EnvironmentVariables"]["IVR_BASE_URL"]);
+    assert!(base.starts_with("https://${Api}."), "{base}");
+    assert_eq!(
+        format!("{base}/ping"),
+        sub_text(&t["Outputs"]["PingUrl"]["Value"])
+    );
+    assert_eq!(
+        format!("{base}/ivr"),
+        sub_text(&t["Outputs"]["WebhookUrl"]["Value"])
+    );
+    // The inlined script is the repository's, which the monitoring tests run.
+    let file = std::fs::read_to_string(repo().join("infra/canary/reachability.js")).unwrap();
+    assert_eq!(
+        p["Code"]["Script"].as_str().unwrap(),
+        file,
+        "template.yaml's canary script and infra/canary/reachability.js differ"
+    );
+    assert_eq!(p["Code"]["Handler"], "reachability.handler");
+    assert!(file.contains("module.exports = { handler,"));
+    assert!(file.contains("process.env.IVR_BASE_URL"));
+    assert!(file.contains("const DEFAULT_TIMEOUT_MS = 3000;"));
+    // Everything that exists for the canary goes with it.
+    for name in [
+        "CanaryArtifactsBucket",
+        "CanaryArtifactsBucketPolicy",
+        "CanaryRole",
+        "ReachabilityAlarm",
+    ] {
+        assert_eq!(
+            t["Resources"][name]["Condition"], "CanaryEnabled",
+            "{name}"
+        );
+    }
+    assert_eq!(t["Outputs"]["CanaryName"]["Condition"], "CanaryEnabled");
+    assert!(is_ref(&p["ExecutionRoleArn"], "CanaryRole") || tag(&p["ExecutionRoleArn"]).as_deref() == Some("GetAtt"));
+    assert_eq!(
+        sub_text(&p["ArtifactS3Location"]),
+        "s3://${CanaryArtifactsBucket}/canary"
+    );
+    let bucket = &t["Resources"]["CanaryArtifactsBucket"]["Properties"];
+    assert_eq!(
+        bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"],
+        true
+    );
+}
+
+/// `CanaryRateMinutes` sets the schedule and the alarm's period through one
+/// mapping (one run per period); 0 turns the canary off.
+#[test]
+fn the_canary_interval_is_a_parameter_and_zero_turns_it_off() {
+    let t = template();
+    let param = &t["Parameters"]["CanaryRateMinutes"];
+    assert_eq!(param["Type"], "Number");
+    let allowed: Vec<u64> = param["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(allowed.contains(&0) && allowed.contains(&param["Default"].as_u64().unwrap()));
+    let map = t["Mappings"]["CanarySchedule"].as_mapping().unwrap();
+    let keys: Vec<String> = map.keys().map(|k| k.as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        keys,
+        allowed.iter().map(u64::to_string).collect::<Vec<_>>()
+    );
+    for n in allowed.iter().copied().filter(|n| *n > 0) {
+        let row = &map[&Value::String(n.to_string())];
+        let expected = match n {
+            1 => "rate(1 minute)".to_string(),
+            60 => "rate(1 hour)".to_string(),
+            n => format!("rate({n} minutes)"),
+        };
+        assert_eq!(row["Expression"], expected.as_str());
+        assert_eq!(row["PeriodSeconds"].as_u64(), Some(n * 60));
+    }
+    let find = |v: &Value, column: &str| {
+        assert_eq!(tag(v).as_deref(), Some("FindInMap"));
+        let args = untag(v).as_sequence().unwrap();
+        assert_eq!(args[0], "CanarySchedule");
+        assert!(is_ref(&args[1], "CanaryRateMinutes"));
+        assert_eq!(args[2], column);
+    };
+    find(
+        &t["Resources"]["ReachabilityCanary"]["Properties"]["Schedule"]["Expression"],
+        "Expression",
+    );
+    find(
+        &t["Resources"]["ReachabilityAlarm"]["Properties"]["Period"],
+        "PeriodSeconds",
+    );
+    let cond = &t["Conditions"]["CanaryEnabled"];
+    assert_eq!(tag(cond).as_deref(), Some("Not"));
+    let eq = &untag(cond)[0];
+    assert_eq!(tag(eq).as_deref(), Some("Equals"));
+    assert!(is_ref(&untag(eq)[0], "CanaryRateMinutes"));
+    assert_eq!(untag(eq)[1].as_u64(), Some(0));
+}
+
+#[test]
+fn the_reachability_alarm_fires_after_two_failed_runs_and_clears() {
+    let t = template();
+    let a = &t["Resources"]["ReachabilityAlarm"]["Properties"];
+    assert_eq!(a["Namespace"], "CloudWatchSynthetics");
+    assert_eq!(a["MetricName"], "SuccessPercent");
+    assert_eq!(a["Dimensions"][0]["Name"], "CanaryName");
+    assert!(is_ref(&a["Dimensions"][0]["Value"], "ReachabilityCanary"));
+    assert_eq!(a["EvaluationPeriods"], 2);
+    assert_eq!(a["DatapointsToAlarm"], 2);
+    assert_eq!(a["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(a["Threshold"], 100);
+}
+
+/// Every alarm tells the topic when it fires and when it clears.
+#[test]
+fn every_alarm_notifies_the_topic_and_clears() {
+    let t = template();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 9, "{alarms:?}");
+    for (name, a) in alarms {
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = a["Properties"][key]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{name} has no {key}"));
+            assert_eq!(actions.len(), 1, "{name} {key}");
+            assert!(is_ref(&actions[0], "AlarmTopic"), "{name} {key}");
+        }
+    }
+}
+
+/// Metric filters: (resource, log group, namespace, metric, dimension keys, pattern).
+fn metric_filters(t: &Value) -> Vec<(String, String, String, String, BTreeSet<String>, String)> {
+    of_type(t, "AWS::Logs::MetricFilter")
+        .into_iter()
+        .map(|(name, r)| {
+            let p = &r["Properties"];
+            let m = &p["MetricTransformations"][0];
+            let dims = m["Dimensions"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .map(|d| d["Key"].as_str().unwrap().to_string())
+                .collect();
+            (
+                name,
+                untag(&p["LogGroupName"]).as_str().unwrap().to_string(),
+                sub_names(&sub_text(&m["MetricNamespace"])).0,
+                m["MetricName"].as_str().unwrap().to_string(),
+                dims,
+                p["FilterPattern"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn twilio_errors_are_counted_by_code_and_alarmed() {
+    let t = template();
+    let filters = metric_filters(&t);
+    let find = |name: &str| {
+        filters
+            .iter()
+            .find(|f| f.0 == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    let errors = find("TwilioErrorsMetricFilter");
+    assert_eq!(errors.1, "TwilioAlertsLogs");
+    assert!(errors.5.contains(r#"$.fields.message = "twilio alert""#));
+    assert!(errors.5.contains(r#"$.fields.alert_level = "error""#));
+    let by_code = find("TwilioAlertsByCodeMetricFilter");
+    assert_eq!(by_code.1, "TwilioAlertsLogs");
+    assert!(by_code.4.contains("Code"));
+    let a = &t["Resources"]["TwilioErrorsAlarm"]["Properties"];
+    assert_eq!(sub_names(&sub_text(&a["Namespace"])).0, errors.2);
+    assert_eq!(a["MetricName"], errors.3.as_str());
+    assert_eq!(a["Statistic"], "Sum");
+    assert_eq!(a["Threshold"], 1);
+    // The function's log group is the one the filters read.
+    let f = &t["Resources"]["TwilioAlertsFunction"]["Properties"];
+    assert!(is_ref(&f["LoggingConfig"]["LogGroup"], "TwilioAlertsLogs"));
+    assert_eq!(
+        sub_text(&t["Outputs"]["TwilioAlertsUrl"]["Value"]),
+        format!(
+            "https://${{Api}}.execute-api.${{AWS::Region}}.amazonaws.com{}",
+            Function::TwilioAlerts.path()
+        )
+    );
+}
+
+/// The recording metrics match what the Lambda worker logs (aws/src/lambda.rs).
+#[test]
+fn recording_metrics_match_the_worker_log_lines() {
+    let t = template();
+    let worker = std::fs::read_to_string(repo().join("aws/src/lambda.rs")).unwrap();
+    for (metric, outcome) in [
+        ("RecordingsStored", "done"),
+        ("RecordingsRetried", "retry"),
+        ("RecordingsDeadLettered", "failed"),
+    ] {
+        let f = metric_filters(&t)
+            .into_iter()
+            .find(|f| f.3 == metric)
+            .unwrap_or_else(|| panic!("no filter for {metric}"));
+        assert_eq!(f.1, "RecordingWorkerLogs", "{metric}");
+        assert!(
+            f.5.contains(&format!(r#"$.fields.outcome = "{outcome}""#))
+                && f.5.contains(r#"$.fields.route = "recording-worker""#),
+            "{metric}: {}",
+            f.5
+        );
+        assert!(
+            worker.contains(&format!(r#"route = "recording-worker", "#))
+                && worker.contains(&format!(r#"outcome = "{outcome}""#)),
+            "the worker no longer logs outcome {outcome}"
+        );
+    }
+}
+
+/// What AWS publishes for the resources this template creates: namespace,
+/// the dimension the dashboard uses, and the metric names.
+const AWS_METRICS: &[(&str, &str, &[&str])] = &[
+    (
+        "AWS/Lambda",
+        "FunctionName",
+        &["Duration", "Errors", "Throttles", "Invocations"],
+    ),
+    (
+        "AWS/ApiGateway",
+        "ApiId",
+        &["Count", "4xx", "5xx", "Latency", "IntegrationLatency"],
+    ),
+    (
+        "AWS/Events",
+        "RuleName",
+        &["Invocations", "FailedInvocations"],
+    ),
+    (
+        "AWS/SQS",
+        "QueueName",
+        &[
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
+            "NumberOfMessagesSent",
+        ],
+    ),
+    (
+        "CloudWatchSynthetics",
+        "CanaryName",
+        &["SuccessPercent", "Duration", "Failed"],
+    ),
+];
+
+/// The dashboard's widgets name only metrics that something in this stack
+/// writes: AWS's own metrics of a resource defined here (the dimension
+/// names that resource), or a metric filter's metric with exactly its
+/// dimensions. Log widgets query only these functions' log groups.
+#[test]
+fn the_dashboard_reads_only_metrics_the_template_or_the_code_emits() {
+    let t = template();
+    let body = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
+    let vars = untag(body)[1].clone();
+    let (json, names) = sub_names(&sub_text(body));
+    // Every substitution is a resource, an attribute, a warm-up rule, a variable or a pseudo parameter.
+    for n in &names {
+        let (res, _) = n.split_once('.').unwrap_or((n, ""));
+        let ok = matches!(n.as_str(), "AWS::Region" | "AWS::StackName")
+            || !vars[n.as_str()].is_null()
+            || resource_type(&t, res).is_some()
+            || n.strip_suffix("Warmup").is_some_and(|f| {
+                t["Resources"][f]["Properties"]["Events"]["Warmup"]["Type"] == "Schedule"
+            });
+        assert!(ok, "${{{n}}} names nothing in the template");
+    }
+    let body: serde_json::Value = serde_json::from_str(&json).expect("the dashboard body is JSON");
+    let custom: Vec<(String, String, BTreeSet<String>)> = metric_filters(&t)
+        .into_iter()
+        .map(|f| (f.2, f.3, f.4))
+        .collect();
+    let is_custom = |ns: &str, metric: &str, dims: &BTreeSet<String>| {
+        custom
+            .iter()
+            .any(|(n, m, d)| n == ns && m == metric && d == dims)
+    };
+    let canary_var = |v: &str| {
+        let name = v.trim_start_matches('<').trim_end_matches('>');
+        let chosen = &vars[name];
+        tag(chosen).as_deref() == Some("If")
+            && untag(chosen)[0] == "CanaryEnabled"
+            && untag(&untag(chosen)[1]) == "ReachabilityCanary"
+    };
+    let resolves = |dim: &str, value: &str| -> bool {
+        let Some(v) = value.strip_prefix('<').and_then(|v| v.strip_suffix('>')) else {
+            return false;
+        };
+        match dim {
+            "FunctionName" => resource_type(&t, v).as_deref() == Some("AWS::Serverless::Function"),
+            "ApiId" => resource_type(&t, v).as_deref() == Some("AWS::Serverless::HttpApi"),
+            "RuleName" => v.strip_suffix("Warmup").is_some_and(|f| {
+                resource_type(&t, f).as_deref() == Some("AWS::Serverless::Function")
+            }),
+            "QueueName" => v.strip_suffix(".QueueName").is_some_and(|q| {
+                resource_type(&t, q).as_deref() == Some("AWS::SQS::Queue")
+            }),
+            "CanaryName" => canary_var(value),
+            _ => false,
+        }
+    };
+    let mut shown: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut per_function: std::collections::BTreeMap<(String, String), BTreeSet<String>> =
+        Default::default();
+    let mut log_queries = Vec::new();
+    for w in body["widgets"].as_array().unwrap() {
+        let p = &w["properties"];
+        let title = p["title"].as_str().unwrap_or("(text)");
+        match w["type"].as_str().unwrap() {
+            "text" => {}
+            "log" => {
+                let q = p["query"].as_str().unwrap();
+                let mut sources = BTreeSet::new();
+                let mut rest = q;
+                while let Some(s) = rest.strip_prefix("SOURCE '<") {
+                    let (group, after) = s.split_once(">' | ").unwrap();
+                    assert_eq!(
+                        resource_type(&t, group).as_deref(),
+                        Some("AWS::Logs::LogGroup"),
+                        "{title}: {group}"
+                    );
+                    sources.insert(group.to_string());
+                    rest = after;
+                }
+                assert_eq!(sources, function_log_groups(&t), "{title}");
+                log_queries.push(rest.to_string());
+            }
+            "metric" => {
+                for m in p["metrics"].as_array().unwrap() {
+                    let m = m.as_array().unwrap();
+                    if let Some(e) = m[0]["expression"].as_str() {
+                        if let Some(search) = e.strip_prefix("SEARCH('{") {
+                            let (schema, after) = search.split_once('}').unwrap();
+                            let mut parts = schema.split(',');
+                            let ns = parts.next().unwrap().trim_matches('"').to_string();
+                            let dims: BTreeSet<String> = parts.map(str::to_string).collect();
+                            let metric = after
+                                .split_once("MetricName=\"")
+                                .and_then(|(_, r)| r.split_once('"'))
+                                .map(|(m, _)| m.to_string())
+                                .unwrap_or_else(|| panic!("{title}: {e}"));
+                            assert!(is_custom(&ns, &metric, &dims), "{title}: {e}");
+                            shown.insert((ns, metric));
+                        }
+                        continue;
+                    }
+                    let ns = m[0].as_str().unwrap().to_string();
+                    let metric = m[1].as_str().unwrap().to_string();
+                    let mut dims = Vec::new();
+                    let mut i = 2;
+                    while i + 1 < m.len() && m[i].is_string() {
+                        dims.push((
+                            m[i].as_str().unwrap().to_string(),
+                            m[i + 1].as_str().unwrap().to_string(),
+                        ));
+                        i += 2;
+                    }
+                    let stat = m
+                        .last()
+                        .and_then(|o| o["stat"].as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    match AWS_METRICS.iter().find(|(n, _, _)| *n == ns) {
+                        Some((_, dim, metrics)) => {
+                            assert!(metrics.contains(&metric.as_str()), "{title}: {ns} {metric}");
+                            assert_eq!(dims.len(), 1, "{title}: {m:?}");
+                            assert_eq!(dims[0].0, *dim, "{title}: {m:?}");
+                            assert!(resolves(dim, &dims[0].1), "{title}: {m:?} names nothing here");
+                            if ns == "AWS/Lambda" {
+                                per_function
+                                    .entry((metric.clone(), stat))
+                                    .or_default()
+                                    .insert(dims[0].1.clone());
+                            }
+                        }
+                        None => {
+                            let keys = dims.iter().map(|(k, _)| k.clone()).collect();
+                            assert!(
+                                is_custom(&ns, &metric, &keys),
+                                "{title}: {ns} {metric} {keys:?} is written by no metric filter"
+                            );
+                        }
+                    }
+                    shown.insert((ns, metric));
+                }
+            }
+            other => panic!("a {other} widget"),
+        }
+    }
+    // Per function: latency p50 and p99, and errors, for every function.
+    let all: BTreeSet<String> = functions(&t)
+        .into_iter()
+        .map(|(name, _)| format!("<{name}>"))
+        .collect();
+    for key in [("Duration", "p50"), ("Duration", "p99"), ("Errors", "Sum")] {
+        let k = (key.0.to_string(), key.1.to_string());
+        assert_eq!(per_function.get(&k), Some(&all), "{key:?}");
+    }
+    // And the rest of the picture the issue asks for.
+    let custom_ns = "IVR/<AWS::StackName>";
+    for (ns, metric) in [
+        ("CloudWatchSynthetics", "SuccessPercent"),
+        ("AWS/ApiGateway", "5xx"),
+        (custom_ns, "TwilioAlerts"),
+        (custom_ns, "TwilioErrors"),
+        ("AWS/Events", "Invocations"),
+        ("AWS/Events", "FailedInvocations"),
+        (custom_ns, "RecordingsStored"),
+        (custom_ns, "RecordingsRetried"),
+        (custom_ns, "RecordingsDeadLettered"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+    ] {
+        assert!(
+            shown.contains(&(ns.to_string(), metric.to_string())),
+            "no widget shows {ns} {metric}"
+        );
+    }
+    assert!(log_queries.iter().any(|q| q.contains("@initDuration")), "cold starts");
+    assert!(log_queries.iter().any(|q| q.contains("fields.status >= 500")), "5xx by function");
+}
+
+#[test]
+fn saved_queries_search_every_function_log_group() {
+    let t = template();
+    let queries = of_type(&t, "AWS::Logs::QueryDefinition");
+    let names: BTreeSet<String> = queries
+        .iter()
+        .map(|(_, q)| sub_text(&q["Properties"]["Name"]))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "calls by outcome (run over the last day)",
+        "slowest requests",
+        "every request of one CallSid",
+    ]
+    .iter()
+    .map(|n| format!("${{AWS::StackName}}/{n}"))
+    .collect();
+    assert_eq!(names, expected);
+    for (name, q) in &queries {
+        let groups: BTreeSet<String> = q["Properties"]["LogGroupNames"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                assert_eq!(tag(g).as_deref(), Some("Ref"), "{name}");
+                untag(g).as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(groups, function_log_groups(&t), "{name}");
+        let text = q["Properties"]["QueryString"].as_str().unwrap();
+        assert!(text.contains("fields."), "{name}: {text}");
+    }
 }
