@@ -49,9 +49,12 @@ fn binary(r: &Value) -> String {
 fn every_function_folder_is_in_the_template_and_vice_versa() {
     let t = template();
     let in_template: BTreeSet<String> = functions(&t).iter().map(|(_, r)| binary(r)).collect();
+    // Folders only: functions/ also holds files the crates share (build.rs).
     let folders: BTreeSet<String> = std::fs::read_dir(repo().join("functions"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
         .collect();
     assert_eq!(in_template, folders);
     let mut known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_string()).collect();
@@ -282,7 +285,8 @@ fn every_function_is_in_the_errors_throttles_and_ping_alarms() {
             );
             for id in ids {
                 assert!(
-                    expression.contains(&format!("{id},")) || expression.contains(&format!("{id}]")),
+                    expression.contains(&format!("{id},"))
+                        || expression.contains(&format!("{id}]")),
                     "{alarm}: {id} is not in {expression}"
                 );
             }
@@ -466,13 +470,13 @@ fn the_canary_calls_the_stacks_own_url_with_the_repository_script() {
         "CanaryRole",
         "ReachabilityAlarm",
     ] {
-        assert_eq!(
-            t["Resources"][name]["Condition"], "CanaryEnabled",
-            "{name}"
-        );
+        assert_eq!(t["Resources"][name]["Condition"], "CanaryEnabled", "{name}");
     }
     assert_eq!(t["Outputs"]["CanaryName"]["Condition"], "CanaryEnabled");
-    assert!(is_ref(&p["ExecutionRoleArn"], "CanaryRole") || tag(&p["ExecutionRoleArn"]).as_deref() == Some("GetAtt"));
+    assert!(
+        is_ref(&p["ExecutionRoleArn"], "CanaryRole")
+            || tag(&p["ExecutionRoleArn"]).as_deref() == Some("GetAtt")
+    );
     assert_eq!(
         sub_text(&p["ArtifactS3Location"]),
         "s3://${CanaryArtifactsBucket}/canary"
@@ -499,11 +503,11 @@ fn the_canary_interval_is_a_parameter_and_zero_turns_it_off() {
         .collect();
     assert!(allowed.contains(&0) && allowed.contains(&param["Default"].as_u64().unwrap()));
     let map = t["Mappings"]["CanarySchedule"].as_mapping().unwrap();
-    let keys: Vec<String> = map.keys().map(|k| k.as_str().unwrap().to_string()).collect();
-    assert_eq!(
-        keys,
-        allowed.iter().map(u64::to_string).collect::<Vec<_>>()
-    );
+    let keys: Vec<String> = map
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, allowed.iter().map(u64::to_string).collect::<Vec<_>>());
     for n in allowed.iter().copied().filter(|n| *n > 0) {
         let row = &map[&Value::String(n.to_string())];
         let expected = match n {
@@ -649,7 +653,7 @@ fn recording_metrics_match_the_worker_log_lines() {
             f.5
         );
         assert!(
-            worker.contains(&format!(r#"route = "recording-worker", "#))
+            worker.contains(r#"route = "recording-worker", "#)
                 && worker.contains(&format!(r#"outcome = "{outcome}""#)),
             "the worker no longer logs outcome {outcome}"
         );
@@ -738,9 +742,9 @@ fn the_dashboard_reads_only_metrics_the_template_or_the_code_emits() {
             "RuleName" => v.strip_suffix("Warmup").is_some_and(|f| {
                 resource_type(&t, f).as_deref() == Some("AWS::Serverless::Function")
             }),
-            "QueueName" => v.strip_suffix(".QueueName").is_some_and(|q| {
-                resource_type(&t, q).as_deref() == Some("AWS::SQS::Queue")
-            }),
+            "QueueName" => v
+                .strip_suffix(".QueueName")
+                .is_some_and(|q| resource_type(&t, q).as_deref() == Some("AWS::SQS::Queue")),
             "CanaryName" => canary_var(value),
             _ => false,
         }
@@ -811,7 +815,10 @@ fn the_dashboard_reads_only_metrics_the_template_or_the_code_emits() {
                             assert!(metrics.contains(&metric.as_str()), "{title}: {ns} {metric}");
                             assert_eq!(dims.len(), 1, "{title}: {m:?}");
                             assert_eq!(dims[0].0, *dim, "{title}: {m:?}");
-                            assert!(resolves(dim, &dims[0].1), "{title}: {m:?} names nothing here");
+                            assert!(
+                                resolves(dim, &dims[0].1),
+                                "{title}: {m:?} names nothing here"
+                            );
                             if ns == "AWS/Lambda" {
                                 per_function
                                     .entry((metric.clone(), stat))
@@ -862,8 +869,16 @@ fn the_dashboard_reads_only_metrics_the_template_or_the_code_emits() {
             "no widget shows {ns} {metric}"
         );
     }
-    assert!(log_queries.iter().any(|q| q.contains("@initDuration")), "cold starts");
-    assert!(log_queries.iter().any(|q| q.contains("fields.status >= 500")), "5xx by function");
+    assert!(
+        log_queries.iter().any(|q| q.contains("@initDuration")),
+        "cold starts"
+    );
+    assert!(
+        log_queries
+            .iter()
+            .any(|q| q.contains("fields.status >= 500")),
+        "5xx by function"
+    );
 }
 
 #[test]

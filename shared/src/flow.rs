@@ -74,6 +74,7 @@ pub fn respond(config: &Config, route: &Route, call: &Call) -> Reply {
             Some(l) => l.answer(a, *step),
             None => AgentLine::not_in_service(a, line, *step),
         },
+        Route::TwilioAlerts => crate::alerts::respond(a),
         Route::Ping => Reply::new(Response::new(), "ping"),
     }
 }

@@ -16,6 +16,7 @@
 //! | [`routes`] | every path, parsed and written ([`routes::Links`]) |
 //! | `config::reader` | reading one section: typed values, diagnostics, unknown keys |
 //! | [`answer`] | a request, a reply, effects, and the toolbox for writing TwiML |
+//! | [`alerts`] | Twilio's Debugger notifications (`/twilio/alerts`): read, explained by code, logged |
 //! | [`actions`] | one file per action type (and agent lines): keys, validation, TwiML, callback routes, graph edges, recording plan |
 //! | [`config`] | the validated `Config`, built from the document; the flow-graph checks |
 //! | [`flow`] | route → section → hours gate → the section's answer |
@@ -26,6 +27,7 @@
 //! crate), and anything that needs the network on the TwiML hot path.
 
 pub mod actions;
+pub mod alerts;
 pub mod answer;
 pub mod config;
 pub mod effects;

@@ -1,8 +1,25 @@
 //! The webhook routes Twilio calls, and which function serves each.
 //!
 //! The paths are twilio-aws-ivr's, so a Twilio number configured for it
-//! keeps working, plus the call queue's (`/ivr/queue/…`, `/ivr/agent/…`);
-//! the function names are the binaries in `functions/`.
+//! keeps working, plus the call queue's (`/ivr/queue/…`, `/ivr/agent/…`)
+//! and Twilio's Debugger webhook (`/twilio/alerts`); the function names are
+//! the binaries in `functions/`.
+//!
+//! | path | function | who calls it |
+//! |---|---|---|
+//! | `/ping` | `ping` | anyone (unsigned): keep-warm schedules, the reachability canary |
+//! | `/ivr` | `welcome` | a number's "A call comes in" webhook |
+//! | `/ivr/menu` | `menu` | TwiML redirects and `<Gather>` |
+//! | `/ivr/menu/{option}` | `menu-option` | the menu, for one digit |
+//! | `/ivr/action/{action}` | `action` | TwiML redirects; a call-in line's number |
+//! | `/ivr/callback/forward/call_status` | `forward-status` | `<Dial action>` of a forward |
+//! | `/ivr/callback/voicemail/hangup` | `voicemail-hangup` | `<Record action>` of a voicemail |
+//! | `/ivr/callback/voicemail/alert_sms` | `recording-status` | recording and transcription callbacks |
+//! | `/ivr/hangup` | `hangup` | TwiML redirects |
+//! | `/ivr/queue/wait` | `queue-wait` | `<Enqueue waitUrl>` |
+//! | `/ivr/queue/result` | `queue-result` | `<Enqueue action>` |
+//! | `/ivr/agent/{line}` (`…/next`, `…/announce`, `…/pin`) | `agent` | an agent line's number, its `<Dial>` and `<Queue url>` |
+//! | `/twilio/alerts` | `twilio-alerts` | the Console Debugger's webhook: Twilio's errors and warnings ([`crate::alerts`]) |
 //!
 //! Every path is parsed ([`Route::parse`]) and written ([`Route::path`],
 //! [`Links`]) here and nowhere else: a callback URL in TwiML, a redirect
@@ -52,6 +69,8 @@ pub enum Route {
         line: String,
         step: AgentStep,
     },
+    /// `/twilio/alerts`: Twilio's Debugger webhook (errors and warnings).
+    TwilioAlerts,
 }
 
 /// One deployable function per route family.
@@ -69,10 +88,11 @@ pub enum Function {
     QueueWait,
     QueueResult,
     Agent,
+    TwilioAlerts,
 }
 
 impl Function {
-    pub const ALL: [Function; 12] = [
+    pub const ALL: [Function; 13] = [
         Function::Ping,
         Function::Welcome,
         Function::Hangup,
@@ -85,6 +105,7 @@ impl Function {
         Function::QueueWait,
         Function::QueueResult,
         Function::Agent,
+        Function::TwilioAlerts,
     ];
 
     /// The binary (and `functions/` folder) name.
@@ -102,6 +123,7 @@ impl Function {
             Function::QueueWait => "queue-wait",
             Function::QueueResult => "queue-result",
             Function::Agent => "agent",
+            Function::TwilioAlerts => "twilio-alerts",
         }
     }
 
@@ -121,6 +143,7 @@ impl Function {
             Function::QueueWait => "/ivr/queue/wait",
             Function::QueueResult => "/ivr/queue/result",
             Function::Agent => "/ivr/agent/{path+}",
+            Function::TwilioAlerts => "/twilio/alerts",
         }
     }
 }
@@ -143,6 +166,7 @@ impl Route {
             "/ivr/callback/voicemail/alert_sms" => Route::RecordingStatus,
             "/ivr/queue/wait" => Route::QueueWait,
             "/ivr/queue/result" => Route::QueueResult,
+            "/twilio/alerts" => Route::TwilioAlerts,
             _ => {
                 if let Some(seg) = p.strip_prefix("/ivr/menu/") {
                     Route::MenuOption(decode_segment(seg)?)
@@ -181,6 +205,7 @@ impl Route {
             Route::QueueWait => Function::QueueWait,
             Route::QueueResult => Function::QueueResult,
             Route::Agent { .. } => Function::Agent,
+            Route::TwilioAlerts => Function::TwilioAlerts,
         }
     }
 }
@@ -198,6 +223,7 @@ impl Route {
             Route::RecordingStatus => "/ivr/callback/voicemail/alert_sms",
             Route::QueueWait => "/ivr/queue/wait",
             Route::QueueResult => "/ivr/queue/result",
+            Route::TwilioAlerts => "/twilio/alerts",
             Route::MenuOption(seg) => return segment_path("/ivr/menu/", seg, ""),
             Route::Action(seg) => return segment_path("/ivr/action/", seg, ""),
             Route::Agent { line, step } => {
@@ -297,6 +323,7 @@ mod tests {
             Route::MenuOption("3".into()),
             Route::Action("a b/ü".into()),
             Route::RecordingStatus,
+            Route::TwilioAlerts,
             Route::Agent {
                 line: "d j".into(),
                 step: AgentStep::Next,
@@ -364,5 +391,34 @@ mod tests {
         assert_eq!(Route::parse("/ivr/queue/wait/"), Some(Route::QueueWait));
         assert_eq!(Route::parse("/ivr/queue/result"), Some(Route::QueueResult));
         assert_eq!(Route::parse("/ivr/queue/leave"), None);
+    }
+
+    #[test]
+    fn twilio_alerts_is_its_own_route_and_function() {
+        assert_eq!(Route::parse("/twilio/alerts"), Some(Route::TwilioAlerts));
+        assert_eq!(Route::parse("/twilio/alerts/"), Some(Route::TwilioAlerts));
+        assert_eq!(Route::parse("/twilio"), None);
+        assert_eq!(Route::parse("/twilio/alerts/x"), None);
+        assert_eq!(Route::TwilioAlerts.function(), Function::TwilioAlerts);
+        assert_eq!(Function::TwilioAlerts.name(), "twilio-alerts");
+    }
+
+    /// The table in this module's documentation names every function and its path.
+    #[test]
+    fn the_module_doc_table_lists_every_function() {
+        let doc: Vec<&str> = include_str!("routes.rs")
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .filter(|l| l.starts_with("//! | `"))
+            .collect();
+        for f in Function::ALL {
+            let name = format!("| `{}` |", f.name());
+            let row = doc
+                .iter()
+                .find(|l| l.contains(&name))
+                .unwrap_or_else(|| panic!("no row for {} in the module doc", f.name()));
+            let first = f.path().split('{').next().unwrap_or_default();
+            assert!(row.contains(&format!("`{first}")), "{row} vs {}", f.path());
+        }
     }
 }
