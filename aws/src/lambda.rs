@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::effects::Effects;
 use shared::lambda::{refuse, start};
-use shared::recordings::{JobQueue, Outcome, Pipeline, Settings};
+use shared::recordings::{JobQueue, MediaSource, Outcome, Pipeline, Settings};
 use shared::shell::{self, Startup};
 use shared::twilio::TwilioClient;
 use shared::web::WARMUP_USER_AGENT;
@@ -63,15 +63,20 @@ pub async fn run_recording_status() -> Result<(), Error> {
     shared::lambda::serve(st, runner).await
 }
 
-struct Worker {
-    startup: &'static Startup,
-    settings: Settings,
-    store: S3Store,
-    mailer: SesMailer,
-    state: DynamoState,
-    twilio: TwilioClient,
-    queue: SqsQueue,
-    dead_letters: SqsQueue,
+/// Recording jobs of one SQS batch processed at once: a slow download
+/// delays no other job of the batch.
+pub const CONCURRENCY: usize = 4;
+
+/// What the `recording-worker` function runs on (built once at start-up).
+pub struct Worker {
+    pub startup: &'static Startup,
+    pub settings: Settings,
+    pub store: S3Store,
+    pub mailer: SesMailer,
+    pub state: DynamoState,
+    pub twilio: TwilioClient,
+    pub queue: SqsQueue,
+    pub dead_letters: SqsQueue,
 }
 
 /// `recording-worker`: SQS batches of recording jobs, plus the keep-warm ping.
@@ -81,18 +86,20 @@ pub async fn run_worker() -> Result<(), Error> {
     let worker = worker(startup).await.unwrap_or_else(|e| refuse(name, &e));
     let worker: &'static Worker = Box::leak(Box::new(worker));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Error>(handle(worker, event).await)
+        Ok::<Value, Error>(handle(worker, event.payload, &event.context.request_id).await)
     }))
     .await
 }
 
 async fn worker(startup: &'static Startup) -> Result<Worker, String> {
     let config = &startup.app.config;
-    let settings = Settings::from_config(config);
+    let mut settings = Settings::from_config(config);
     if config.sends_email() && settings.email_from.is_none() {
         return Err("config.ini sends email alerts but no sender is set: IVR_SES_SENDER (SesSender parameter) or [aws] ses_sender".into());
     }
     let twilio = twilio_client(startup)?;
+    // Media only from this client's API base and account.
+    settings.media = MediaSource::new(twilio.api_base(), Some(twilio.account_sid()), false);
     let adapters: Adapters = crate::from_env().await?;
     let dlq_url = std::env::var(ENV_DEAD_LETTER_QUEUE_URL)
         .ok()
@@ -111,7 +118,7 @@ async fn worker(startup: &'static Startup) -> Result<Worker, String> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct SqsRecord {
     #[serde(rename = "messageId")]
     message_id: String,
@@ -122,8 +129,12 @@ struct SqsRecord {
     attributes: std::collections::HashMap<String, String>,
 }
 
-async fn handle(w: &Worker, event: LambdaEvent<Value>) -> Value {
-    let payload = event.payload;
+/// One invocation: a keep-warm ping, or an SQS batch of recording jobs
+/// (`{"batchItemFailures": [...]}` names the messages SQS should deliver
+/// again). Up to [`CONCURRENCY`] jobs run at once, each under a lease of its
+/// own (`request_id` + message id), so two copies of one recording in a
+/// batch never both hold it.
+pub async fn handle(w: &'static Worker, payload: Value, request_id: &str) -> Value {
     if payload.get("rawPath").and_then(Value::as_str) == Some("/ping") {
         let warmup = payload["headers"]["user-agent"].as_str() == Some(WARMUP_USER_AGENT);
         tracing::info!(
@@ -146,68 +157,84 @@ async fn handle(w: &Worker, event: LambdaEvent<Value>) -> Value {
                 return json!({ "batchItemFailures": [] });
             }
         };
-    let owner = event.context.request_id.clone();
-    let mut failures = Vec::new();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
     for r in records {
-        let job = match crate::sqs::parse_job(&r.body) {
-            Ok(j) => j,
-            Err(e) => {
-                dead_letter(w, &r, &format!("not a recording job: {e}")).await;
-                continue;
-            }
-        };
-        let pipeline = Pipeline {
-            config: &w.startup.app.config,
-            settings: &w.settings,
-            store: &w.store,
-            mailer: &w.mailer,
-            twilio: &w.twilio,
-            state: &w.state,
-        };
-        let started = std::time::Instant::now();
-        let outcome = pipeline.process(&job, &owner, w.startup.clock.now()).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        match outcome {
-            Outcome::Done => {
-                tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "done", latency_ms, "recording job")
-            }
-            Outcome::Wait { after, reason } => {
-                // Waiting is not failing: a fresh, delayed copy of the job keeps
-                // SQS's receive count (and so the dead-letter limit) for real failures.
-                let requeued = w.queue.enqueue(&job, after).await;
-                tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "wait", reason = %reason, retry_in_s = after.as_secs(), requeued = requeued.is_ok(), latency_ms, "recording job");
-                if requeued.is_err() {
-                    failures.push(json!({ "itemIdentifier": r.message_id }));
-                }
-            }
-            Outcome::Retry { after, reason } => {
-                let receives = r
-                    .attributes
-                    .get("ApproximateReceiveCount")
-                    .cloned()
-                    .unwrap_or_default();
-                tracing::warn!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "retry", reason = %reason, retry_in_s = after.as_secs(), receives = %receives, latency_ms, "recording job");
-                // Backoff: the message comes back when its visibility runs out.
-                let _ = w
-                    .queue
-                    .client
-                    .change_message_visibility()
-                    .queue_url(&w.queue.queue_url)
-                    .receipt_handle(&r.receipt_handle)
-                    .visibility_timeout(after.as_secs().min(43_200) as i32)
-                    .send()
-                    .await;
-                failures.push(json!({ "itemIdentifier": r.message_id }));
-            }
-            Outcome::Failed { reason } => {
-                tracing::error!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "failed", reason = %reason, latency_ms, "recording job failed; Twilio's copy is kept; sent to the dead-letter queue");
-                if !dead_letter(w, &r, &reason).await {
-                    failures.push(json!({ "itemIdentifier": r.message_id }));
-                }
-            }
+        let owner = format!("{request_id}/{}", r.message_id);
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.ok();
+            let failed = !record(w, &r, &owner).await;
+            (r.message_id, failed)
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((_, false)) => {}
+            Ok((message_id, true)) => failures.push(json!({ "itemIdentifier": message_id })),
+            // A job that panicked: unknown which, so its message comes back
+            // when its visibility runs out (the redrive policy counts it).
+            Err(e) => tracing::error!(error = %e, "a recording job panicked"),
         }
     }
     json!({ "batchItemFailures": failures })
+}
+
+/// Runs one SQS record through the pipeline; false if SQS should deliver it again.
+async fn record(w: &Worker, r: &SqsRecord, owner: &str) -> bool {
+    let job = match crate::sqs::parse_job(&r.body) {
+        Ok(j) => j,
+        Err(e) => return dead_letter(w, r, &format!("not a recording job: {e}")).await,
+    };
+    let pipeline = Pipeline {
+        config: &w.startup.app.config,
+        settings: &w.settings,
+        store: &w.store,
+        mailer: &w.mailer,
+        twilio: &w.twilio,
+        state: &w.state,
+    };
+    let started = std::time::Instant::now();
+    let outcome = pipeline.process(&job, owner, w.startup.clock.now()).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Outcome::Done => {
+            tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "done", latency_ms, "recording job");
+            true
+        }
+        Outcome::Wait { after, reason } => {
+            // Waiting is not failing: a fresh, delayed copy of the job keeps
+            // SQS's receive count (and so the dead-letter limit) for real
+            // failures. A duplicate delivery during a backoff ends here too.
+            let requeued = w.queue.enqueue(&job, after).await;
+            tracing::info!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "wait", reason = %reason, retry_in_s = after.as_secs(), requeued = requeued.is_ok(), latency_ms, "recording job");
+            requeued.is_ok()
+        }
+        Outcome::Retry { after, reason } => {
+            let receives = r
+                .attributes
+                .get("ApproximateReceiveCount")
+                .cloned()
+                .unwrap_or_default();
+            tracing::warn!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "retry", reason = %reason, retry_in_s = after.as_secs(), receives = %receives, latency_ms, "recording job");
+            // Backoff: the message comes back when its visibility runs out.
+            let _ = w
+                .queue
+                .client
+                .change_message_visibility()
+                .queue_url(&w.queue.queue_url)
+                .receipt_handle(&r.receipt_handle)
+                .visibility_timeout(after.as_secs().min(43_200) as i32)
+                .send()
+                .await;
+            false
+        }
+        Outcome::Failed { reason } => {
+            tracing::error!(route = "recording-worker", recording_sid = %job.recording_sid, call_sid = %job.call_sid, outcome = "failed", reason = %reason, latency_ms, "recording job failed; Twilio's copy is kept; sent to the dead-letter queue");
+            dead_letter(w, r, &reason).await
+        }
+    }
 }
 
 /// Moves a message to the dead-letter queue; false if even that failed (it is retried then).

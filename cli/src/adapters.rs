@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use shared::recordings::local::{self, LocalMailer, LocalState, LocalStore};
+use shared::recordings::media::AddressClass;
 use shared::recordings::{
-    Claim, JobState, Mailer, Media, ObjectInfo, PortError, PortResult, RecordingStore, Settings,
-    StateStore, TwilioApi,
+    Claim, JobState, Mailer, Media, MediaSource, ObjectInfo, PortError, PortResult, RecordingStore,
+    Settings, StateStore, TwilioApi,
 };
 use shared::shell::{self, Startup};
-use shared::twilio::TwilioClient;
+use shared::twilio::{self as rest, MediaFetcher, TwilioClient};
 
 /// What `ivr serve` runs the pipeline and its effects on.
 pub struct Adapters {
@@ -66,13 +67,23 @@ pub async fn from_env(st: &Startup, data_dir: &Path) -> Result<Adapters, String>
     }
     let mut settings = Settings::from_config(config);
     let twilio = match shell::twilio_client(&st.app)? {
-        Some(rest) => AnyTwilio::Rest(rest),
+        Some(rest) => {
+            // Media from this client's API base and account, nowhere else.
+            settings.media = MediaSource::new(rest.api_base(), Some(rest.account_sid()), false);
+            if !store.off_site() {
+                eprintln!("  recordings stay on this machine: Twilio's copies are kept and SMS alerts carry no link (set IVR_RECORDINGS_BUCKET for S3)");
+            }
+            AnyTwilio::Rest(rest)
+        }
         None => {
             settings.never_delete = true;
+            settings.sms_to_files = true;
+            let api_base = shell::twilio_api_base();
+            // Nothing secret to leak: a recording may be at a loopback stand-in (`ivr call`).
+            settings.media =
+                MediaSource::new(&api_base, shell::account_sid(config).as_deref(), true);
             eprintln!("  no Twilio account SID and token: SMS alerts go to {}/sms, Twilio's recordings are kept", data_dir.display());
-            AnyTwilio::Local(LocalTwilio {
-                sms_dir: data_dir.join("sms"),
-            })
+            AnyTwilio::Local(LocalTwilio::new(data_dir.join("sms"), &api_base)?)
         }
     };
     if settings.email_from.is_none() {
@@ -87,43 +98,30 @@ pub async fn from_env(st: &Startup, data_dir: &Path) -> Result<Adapters, String>
     })
 }
 
-/// Twilio without credentials (`make run`): media fetched without auth,
-/// SMS written to `$IVR_DATA_DIR/sms/`, Twilio's copy never deleted.
+/// Twilio without credentials (`make run`): media fetched without auth by
+/// the same downloader as REST mode (same size cap, timeout, redirect and
+/// address rules; loopback stand-ins allowed too), SMS written to
+/// `$IVR_DATA_DIR/sms/`, Twilio's copy never deleted.
 #[derive(Clone)]
 pub struct LocalTwilio {
     pub sms_dir: PathBuf,
+    media: MediaFetcher,
+}
+
+impl LocalTwilio {
+    /// Downloads reach public addresses, the API base's kind, and loopback.
+    pub fn new(sms_dir: PathBuf, api_base: &str) -> Result<Self, String> {
+        let reach = rest::api_base_reach(api_base)?.with(AddressClass::Loopback);
+        Ok(LocalTwilio {
+            sms_dir,
+            media: MediaFetcher::new(reach)?,
+        })
+    }
 }
 
 impl TwilioApi for LocalTwilio {
     async fn download(&self, url: &str) -> PortResult<Media> {
-        let url = url.to_string();
-        tokio::task::spawn_blocking(move || {
-            match ureq::get(&url).timeout(Duration::from_secs(20)).call() {
-                Ok(resp) => {
-                    let content_type = resp.content_type().to_string();
-                    let mut bytes = Vec::new();
-                    use std::io::Read;
-                    resp.into_reader()
-                        .take(50 * 1024 * 1024)
-                        .read_to_end(&mut bytes)
-                        .map_err(|e| PortError::Transient(format!("reading {url}: {e}")))?;
-                    Ok(Media {
-                        bytes,
-                        content_type,
-                    })
-                }
-                Err(ureq::Error::Status(404, _)) => Err(PortError::NotFound(url.clone())),
-                Err(ureq::Error::Status(code, _)) if code >= 500 || code == 429 => {
-                    Err(PortError::Transient(format!("{url} answered {code}")))
-                }
-                Err(ureq::Error::Status(code, _)) => {
-                    Err(PortError::Permanent(format!("{url} answered {code}")))
-                }
-                Err(e) => Err(PortError::Transient(format!("{url}: {e}"))),
-            }
-        })
-        .await
-        .map_err(|e| PortError::Transient(e.to_string()))?
+        self.media.fetch(url).await
     }
 
     async fn delete_recording(&self, _sid: &str) -> PortResult<()> {
@@ -196,6 +194,13 @@ impl RecordingStore for AnyStore {
         match self {
             AnyStore::Local(s) => s.link(key, expires).await,
             AnyStore::S3(s) => s.link(key, expires).await,
+        }
+    }
+
+    fn off_site(&self) -> bool {
+        match self {
+            AnyStore::Local(s) => s.off_site(),
+            AnyStore::S3(s) => s.off_site(),
         }
     }
 }

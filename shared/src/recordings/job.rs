@@ -64,8 +64,13 @@ pub struct JobState {
     pub twilio_deleted: bool,
     pub transcription_status: Option<String>,
     pub transcription_text: Option<String>,
+    /// Real attempts so far (a delivery that only waited is not one).
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// After a failed attempt: no new attempt before this instant, however
+    /// many deliveries of the job arrive (duplicate callbacks, SQS copies).
+    #[serde(default)]
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 pub fn md5_hex(bytes: &[u8]) -> String {

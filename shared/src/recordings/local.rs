@@ -83,6 +83,11 @@ impl RecordingStore for LocalStore {
         let abs = std::fs::canonicalize(&path).unwrap_or(path);
         Ok(format!("file://{}", abs.display()))
     }
+
+    /// The data folder is this machine's disk: Twilio's copy stays.
+    fn off_site(&self) -> bool {
+        false
+    }
 }
 
 /// Email alerts as `.eml` files, one per message.

@@ -6,12 +6,21 @@
 //! The webhook only validates and enqueues a [`RecordingJob`]; a worker runs
 //! [`Pipeline::process`] until it says [`Outcome::Done`]. Progress lives in a
 //! [`StateStore`] under a lease, so a crash or a retry resumes where it
-//! stopped instead of starting again.
+//! stopped instead of starting again. The backoff is kept there too
+//! (`JobState::retry_at`), and so is the attempt count: a delivery of a job
+//! that is in progress or waiting for its backoff is a [`Outcome::Wait`],
+//! not an attempt, however many copies the queue or Twilio deliver.
+//!
+//! Media is fetched from the configured Twilio API base only, never from
+//! the posted `RecordingUrl` as such ([`MediaSource`]); a copy that is only
+//! on this machine's disk never lets Twilio's copy be deleted
+//! ([`RecordingStore::off_site`]).
 
 pub mod callback;
 pub(crate) mod job;
 pub mod local;
 pub mod mail;
+pub mod media;
 pub mod ports;
 
 use std::time::Duration;
@@ -20,6 +29,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 pub use job::{md5_hex, JobState, RecordingJob, RecordingPlan, StoredCopy};
+pub use media::{MediaSource, Reach, MAX_MEDIA_BYTES};
 pub use ports::{
     Claim, JobQueue, Mailer, Media, ObjectInfo, PortError, PortResult, RecordingStore, StateStore,
     TwilioApi,
@@ -57,7 +67,21 @@ pub struct Settings {
     pub transcription_wait: Duration,
     /// Never delete from Twilio (no credentials to do it with, locally).
     pub never_delete: bool,
+    /// Where media is downloaded from (the Twilio API base and account);
+    /// the posted `RecordingUrl` is only checked against it.
+    pub media: MediaSource,
+    /// Real attempts (waits do not count) before a recording is given up on
+    /// and dead-lettered, whatever the queue: the count is in the state store.
+    pub max_attempts: u32,
+    /// SMS alerts are files for the developer (`ivr serve` without Twilio
+    /// credentials), not texts: they may carry a `file://` link. A text to
+    /// a phone only ever carries an http(s) link.
+    pub sms_to_files: bool,
 }
+
+/// Attempts before a recording is dead-lettered (SQS's redrive policy,
+/// `maxReceiveCount` in template.yaml, is 10 too: the backstop).
+pub const MAX_ATTEMPTS: u32 = 10;
 
 impl Settings {
     pub fn from_config(config: &Config) -> Self {
@@ -72,8 +96,29 @@ impl Settings {
             lease: Duration::from_secs(60),
             transcription_wait: Duration::from_secs(600),
             never_delete: false,
+            media: media_from_env(config),
+            max_attempts: MAX_ATTEMPTS,
+            sms_to_files: false,
         }
     }
+}
+
+/// `TWILIO_API_BASE` (else Twilio's), `TWILIO_ACCOUNT_SID` (else `[twilio]
+/// account_sid`), read as the shell reads them; loopback stand-ins only
+/// without credentials (no account SID or no auth token). Entry points that
+/// hold a Twilio client set [`Settings::media`] from the client itself.
+fn media_from_env(config: &Config) -> MediaSource {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let account = env("TWILIO_ACCOUNT_SID").or_else(|| config.twilio.account_sid.clone());
+    let token = env("TWILIO_AUTH_TOKEN").or_else(|| config.twilio.auth_token.clone());
+    let base = env("TWILIO_API_BASE").unwrap_or_else(|| media::DEFAULT_API_BASE.to_string());
+    let credentials = account.is_some() && token.is_some();
+    MediaSource::new(&base, account.as_deref(), !credentials)
 }
 
 /// Delay before attempt `n` (1-based): 2 s, 4 s, 8 s … capped at 15 minutes (SQS's maximum delay).
@@ -121,29 +166,62 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
                     reason: "another worker holds this recording".into(),
                 }
             }
-            Err(e) => return retry_or_fail(1, &e, "claiming the job"),
+            Err(e) => return retry_or_fail(1, self.settings.max_attempts, &e, "claiming the job"),
         };
-        state.attempts += 1;
+        if let Some(at) = state.retry_at.filter(|at| *at > now) {
+            // A duplicate delivery (Twilio's retried callback, another SQS
+            // copy) of a job waiting for its backoff: not an attempt.
+            self.release(sid, owner).await;
+            return Outcome::Wait {
+                after: until(now, at),
+                reason: format!(
+                    "backing off after attempt {}: next attempt at {}",
+                    state.attempts,
+                    at.to_rfc3339()
+                ),
+            };
+        }
+        state.attempts = state.attempts.saturating_add(1);
         let attempt = state.attempts;
         let result = self.steps(job, &mut state, now).await;
         let outcome = match result {
             Ok(outcome) => {
                 state.last_error = None;
+                state.retry_at = None;
                 outcome
             }
             Err((what, e)) => {
                 tracing::warn!(recording_sid = sid, step = what, error = %e, attempt, "recording step failed");
                 state.last_error = Some(format!("{what}: {e}"));
-                retry_or_fail(attempt, &e, what)
+                let outcome = retry_or_fail(attempt, self.settings.max_attempts, &e, what);
+                state.retry_at = match &outcome {
+                    Outcome::Retry { after, .. } => {
+                        Some(now + chrono::Duration::from_std(*after).unwrap_or_default())
+                    }
+                    _ => None,
+                };
+                outcome
             }
         };
         if let Err(e) = self.state.save(sid, owner, &state).await {
             tracing::warn!(recording_sid = sid, error = %e, "could not save progress");
         }
+        self.release(sid, owner).await;
+        outcome
+    }
+
+    async fn release(&self, sid: &str, owner: &str) {
         if let Err(e) = self.state.release(sid, owner).await {
             tracing::warn!(recording_sid = sid, error = %e, "could not release the lease");
         }
-        outcome
+    }
+
+    /// The URL to download `job`'s media from (never the posted one as such).
+    fn media_url(&self, job: &RecordingJob) -> Result<String, (&'static str, PortError)> {
+        self.settings.media.media_url(job).map_err(|e| {
+            tracing::warn!(recording_sid = %job.recording_sid, error = %e, "RecordingUrl refused");
+            ("checking the RecordingUrl", PortError::Permanent(e))
+        })
     }
 
     async fn steps(
@@ -180,9 +258,10 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
             );
         }
         let media = if state.stored.is_none() || (plan.attach && !state.email_sent) {
+            let url = self.media_url(job)?;
             Some(
                 self.twilio
-                    .download(&media_url(&job.recording_url))
+                    .download(&url)
                     .await
                     .map_err(|e| ("downloading from Twilio", e))?,
             )
@@ -212,8 +291,11 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
             .link(&stored.key, self.settings.link_expiry)
             .await
             .map_err(|e| ("linking the copy", e))?;
+        let wants_delete = !self.config.keeps_twilio_copy(&plan) && !self.settings.never_delete;
+        // Our copy only on this machine's disk is not enough to delete Twilio's.
+        let deletes = wants_delete && self.store.off_site();
         if let (Some((from, to)), false) = (&plan.sms, state.sms_sent) {
-            let body = sms_body(job, &link);
+            let body = sms_body(job, &link, self.settings.sms_to_files, deletes);
             self.twilio
                 .send_sms(from, to, &body)
                 .await
@@ -242,10 +324,13 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
                 .map_err(|e| ("sending the email alert", e))?;
             state.email_sent = true;
         }
-        if !self.config.keeps_twilio_copy(&plan)
-            && !self.settings.never_delete
-            && !state.twilio_deleted
-        {
+        if wants_delete && !deletes && !state.twilio_deleted {
+            tracing::info!(
+                recording_sid = sid,
+                "Twilio's copy kept: our copy is only on this machine's disk"
+            );
+        }
+        if deletes && !state.twilio_deleted {
             // The copy was verified when stored; check it is still there right before deleting.
             match self
                 .store
@@ -274,7 +359,8 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
 
     async fn store_copy(&self, job: &RecordingJob, state: &mut JobState) -> PortResult<()> {
         if state.stored.is_none() {
-            let media = self.twilio.download(&media_url(&job.recording_url)).await?;
+            let url = self.media_url(job).map_err(|(_, e)| e)?;
+            let media = self.twilio.download(&url).await?;
             state.stored = Some(self.put_verified(job, state, &media).await?);
         }
         Ok(())
@@ -328,12 +414,6 @@ impl<S: RecordingStore, M: Mailer, T: TwilioApi, K: StateStore> Pipeline<'_, S, 
     }
 }
 
-/// Carries out [`crate::flow::Effect::SendSms`]: claims `key` in `state`,
-/// then sends through `twilio` — so the SMS goes at most once per key,
-/// whatever Twilio retries or duplicates. Never fails the request that
-/// asked for it (the caller is still on the line): problems are logged at
-/// error level and described in the returned text. A claimed SMS whose
-/// sending failed is not retried; a missing thank-you beats a second one.
 /// Carries out [`Effect::RecordTranscription`](crate::flow::Effect): the
 /// same for every runner, local or AWS.
 pub async fn keep_transcription<K: StateStore>(
@@ -349,6 +429,12 @@ pub async fn keep_transcription<K: StateStore>(
         .map_err(|e| e.to_string())
 }
 
+/// Carries out [`crate::flow::Effect::SendSms`]: claims `key` in `state`,
+/// then sends through `twilio` — so the SMS goes at most once per key,
+/// whatever Twilio retries or duplicates. Never fails the request that
+/// asked for it (the caller is still on the line): problems are logged at
+/// error level and described in the returned text. A claimed SMS whose
+/// sending failed is not retried; a missing thank-you beats a second one.
 pub async fn send_sms_once<K: StateStore, T: TwilioApi>(
     state: &K,
     twilio: &T,
@@ -375,11 +461,16 @@ pub async fn send_sms_once<K: StateStore, T: TwilioApi>(
     }
 }
 
-fn retry_or_fail(attempt: u32, e: &PortError, what: &str) -> Outcome {
+/// A transient failure is retried after [`backoff`] until `max` attempts;
+/// anything else (and the last attempt) fails for good.
+fn retry_or_fail(attempt: u32, max: u32, e: &PortError, what: &str) -> Outcome {
     match e {
-        PortError::Transient(_) => Outcome::Retry {
+        PortError::Transient(_) if attempt < max => Outcome::Retry {
             after: backoff(attempt),
             reason: format!("{what}: {e}"),
+        },
+        PortError::Transient(_) => Outcome::Failed {
+            reason: format!("gave up after {attempt} attempts: {what}: {e}"),
         },
         PortError::NotFound(_) | PortError::Permanent(_) => Outcome::Failed {
             reason: format!("{what}: {e}"),
@@ -387,16 +478,17 @@ fn retry_or_fail(attempt: u32, e: &PortError, what: &str) -> Outcome {
     }
 }
 
-/// Twilio serves a recording as MP3 when `.mp3` is appended to its URL.
-pub fn media_url(recording_url: &str) -> String {
-    if recording_url.ends_with(".mp3") || recording_url.ends_with(".wav") {
-        recording_url.to_string()
-    } else {
-        format!("{recording_url}.mp3")
-    }
+/// From `now` until `at`, in whole seconds rounded up (a queue's delays are
+/// whole seconds), at least one.
+fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
+    let ms = u64::try_from(at.signed_duration_since(now).num_milliseconds()).unwrap_or(0);
+    Duration::from_secs(ms.div_ceil(1000).max(1))
 }
 
-fn sms_body(job: &RecordingJob, link: &str) -> String {
+/// The SMS alert. A text to a phone carries the link only if a phone can
+/// open it (http(s): the presigned S3 link); a copy on this machine's disk
+/// is described instead. SMS files (no Twilio credentials) keep the link.
+fn sms_body(job: &RecordingJob, link: &str, to_files: bool, twilio_deletes: bool) -> String {
     let from = job
         .caller
         .as_deref()
@@ -406,7 +498,14 @@ fn sms_body(job: &RecordingJob, link: &str) -> String {
         .duration_seconds
         .map(|d| format!(" ({d}s)"))
         .unwrap_or_default();
-    format!("New voicemail{from}{duration}: {link}")
+    let head = format!("New voicemail{from}{duration}");
+    if to_files || link.starts_with("https://") || link.starts_with("http://") {
+        format!("{head}: {link}")
+    } else if twilio_deletes {
+        format!("{head}: stored locally")
+    } else {
+        format!("{head}: stored locally; Twilio's copy kept")
+    }
 }
 
 /// S3 user metadata must be ASCII: anything else is percent-encoded.

@@ -60,6 +60,11 @@ pub trait RecordingStore: Send + Sync {
     /// A link that works without Twilio (a presigned URL, a file path).
     fn link(&self, key: &str, expires: Duration)
         -> impl Future<Output = PortResult<String>> + Send;
+    /// Whether a copy here is safe without this machine (S3: yes; the local
+    /// data folder: no). Twilio's copy is deleted only when it is.
+    fn off_site(&self) -> bool {
+        true
+    }
 }
 
 /// Sends a complete MIME message: SES, or `.eml` files in an outbox.
@@ -74,7 +79,10 @@ pub trait Mailer: Send + Sync {
 
 /// The parts of Twilio's REST API the pipeline uses.
 pub trait TwilioApi: Send + Sync {
-    /// GETs recording media (`RecordingUrl` + `.mp3`); `NotFound` for a 404.
+    /// GETs recording media from `url`, the URL the pipeline built from the
+    /// configured API base (see [`super::MediaSource`]), never one a callback
+    /// posted; `NotFound` for a 404, `Permanent` for media over
+    /// [`super::MAX_MEDIA_BYTES`] or an address it may not reach.
     fn download(&self, url: &str) -> impl Future<Output = PortResult<Media>> + Send;
     /// DELETEs a recording; a recording already gone counts as deleted.
     fn delete_recording(&self, recording_sid: &str) -> impl Future<Output = PortResult<()>> + Send;

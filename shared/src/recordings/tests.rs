@@ -59,6 +59,8 @@ struct MemStore {
     objects: Mutex<Objects>,
     faults: Option<Faults>,
     corrupt: bool,
+    /// Plays the local data folder: `file://` links, not off site.
+    on_this_machine: bool,
 }
 
 impl RecordingStore for MemStore {
@@ -96,7 +98,14 @@ impl RecordingStore for MemStore {
     }
 
     async fn link(&self, key: &str, _e: Duration) -> PortResult<String> {
+        if self.on_this_machine {
+            return Ok(format!("file:///home/ivr/.ivr/{key}"));
+        }
         Ok(format!("https://bucket.example/{key}?signed"))
+    }
+
+    fn off_site(&self) -> bool {
+        !self.on_this_machine
     }
 }
 
@@ -119,8 +128,21 @@ impl Mailer for MemMailer {
     }
 }
 
+/// The account the tests' API base serves.
+const AC: &str = "AC0123456789abcdef0123456789abcdef";
+const API_BASE: &str = "https://api.twilio.com";
+
+/// Where the pipeline must fetch recording `sid` from.
+fn media_url_of(sid: &str) -> String {
+    format!("{API_BASE}/2010-04-01/Accounts/{AC}/Recordings/{sid}.mp3")
+}
+
 struct FakeTwilio {
     media: HashMap<String, Vec<u8>>,
+    /// Every URL a download was asked for.
+    downloads: Mutex<Vec<String>>,
+    /// Every download fails (transiently), as a media URL that answers 503.
+    unavailable: bool,
     store: Arc<MemStore>,
     sms: Mutex<Vec<String>>,
     deleted: Mutex<Vec<String>>,
@@ -134,13 +156,10 @@ impl FakeTwilio {
         FakeTwilio {
             media: recordings
                 .iter()
-                .map(|sid| {
-                    (
-                        format!("https://api.twilio.com/Recordings/{sid}.mp3"),
-                        format!("audio of {sid}").into_bytes(),
-                    )
-                })
+                .map(|sid| (media_url_of(sid), format!("audio of {sid}").into_bytes()))
                 .collect(),
+            downloads: Mutex::default(),
+            unavailable: false,
             store,
             sms: Mutex::default(),
             deleted: Mutex::default(),
@@ -152,6 +171,10 @@ impl FakeTwilio {
 
 impl TwilioApi for FakeTwilio {
     async fn download(&self, url: &str) -> PortResult<Media> {
+        self.downloads.lock().unwrap().push(url.to_string());
+        if self.unavailable {
+            return Err(PortError::Transient("HTTP 503".into()));
+        }
         if let Some(f) = &self.faults {
             f.hit("download")?;
         }
@@ -199,7 +222,7 @@ fn job(n: usize, section: &str) -> RecordingJob {
     RecordingJob {
         recording_sid: sid(n),
         call_sid: format!("CA{n:032x}"),
-        recording_url: format!("https://api.twilio.com/Recordings/{}", sid(n)),
+        recording_url: format!("{API_BASE}/2010-04-01/Accounts/{AC}/Recordings/{}", sid(n)),
         duration_seconds: Some(7),
         section: section.into(),
         caller: Some("+447700900555".into()),
@@ -236,6 +259,10 @@ fn world(recordings: usize, store: MemStore) -> World {
     let config = Config::parse(CONFIG).unwrap().config;
     let mut settings = Settings::from_config(&config);
     settings.email_from = Some("ivr@example.com".into());
+    // What a worker with Twilio credentials is set up with (not the test's environment).
+    settings.media = MediaSource::new(API_BASE, Some(AC), false);
+    settings.never_delete = false;
+    settings.sms_to_files = false;
     let store = Arc::new(store);
     let sids: Vec<String> = (0..recordings).map(sid).collect();
     let refs: Vec<&str> = sids.iter().map(String::as_str).collect();
@@ -262,12 +289,15 @@ impl World {
         }
     }
 
-    /// Runs a job the way a queue would: again and again until it is done.
+    /// Runs a job the way a queue would: again and again until it is done,
+    /// each time after the `after` it asked for (on a simulated clock; a
+    /// short real pause lets concurrent drivers interleave).
     async fn drive(&self, job: &RecordingJob, owner: &str) -> (Outcome, usize) {
+        let mut t = now();
         for round in 1..=200 {
-            match self.pipeline().process(job, owner, now()).await {
-                // A real queue waits `after`; a short pause keeps the test quick.
-                Outcome::Retry { .. } | Outcome::Wait { .. } => {
+            match self.pipeline().process(job, owner, t).await {
+                Outcome::Retry { after, .. } | Outcome::Wait { after, .. } => {
+                    t += chrono::Duration::from_std(after).unwrap();
                     tokio::time::sleep(Duration::from_millis(2)).await
                 }
                 other => return (other, round),
@@ -348,6 +378,8 @@ async fn nothing_is_lost_or_deleted_early_under_faults() {
         ..MemStore::default()
     };
     let mut w = world(60, store);
+    // Unlimited retries: this is about losing nothing, not about giving up.
+    w.settings.max_attempts = u32::MAX;
     w.mailer.faults = Some(Faults::new(0.3, 11));
     w.twilio.faults = Some(Faults::new(0.3, 13));
     let mut retried = 0;
@@ -491,4 +523,171 @@ fn backoff_grows_and_caps() {
     assert_eq!(backoff(1), Duration::from_secs(2));
     assert_eq!(backoff(3), Duration::from_secs(8));
     assert_eq!(backoff(30), Duration::from_secs(900));
+}
+
+/// Issue 11, finding 3: ten identical callbacks while the media URL fails
+/// made eight attempts in 66 ms. A delivery during the backoff is a wait.
+#[tokio::test]
+async fn duplicate_deliveries_during_a_backoff_are_not_attempts() {
+    let mut w = world(1, MemStore::default());
+    w.twilio.unavailable = true;
+    let j = job(0, "vm");
+    let at = |s: i64| now() + chrono::Duration::seconds(s);
+    let deliver = |t| {
+        let w = &w;
+        let j = &j;
+        async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..10 {
+                outcomes.push(w.pipeline().process(j, "w1", t).await);
+            }
+            outcomes
+        }
+    };
+    let first = deliver(at(0)).await;
+    assert!(
+        matches!(&first[0], Outcome::Retry { after, .. } if *after == Duration::from_secs(2)),
+        "{:?}",
+        first[0]
+    );
+    for o in &first[1..] {
+        match o {
+            Outcome::Wait { after, reason } => {
+                assert_eq!(*after, Duration::from_secs(2));
+                assert!(reason.contains("backing off after attempt 1"), "{reason}");
+            }
+            other => panic!("a duplicate was an attempt: {other:?}"),
+        }
+    }
+    assert_eq!(w.twilio.downloads.lock().unwrap().len(), 1, "one attempt");
+    let state = w.state.get(&sid(0)).unwrap();
+    assert_eq!((state.attempts, state.retry_at), (1, Some(at(2))));
+    // Halfway through the backoff: still waits, for the rest of it.
+    for o in deliver(now() + chrono::Duration::milliseconds(1500)).await {
+        assert!(
+            matches!(o, Outcome::Wait { after, .. } if after == Duration::from_secs(1)),
+            "{o:?}"
+        );
+    }
+    assert_eq!(w.twilio.downloads.lock().unwrap().len(), 1);
+    // When it is over, one attempt again, then a 4 s backoff.
+    let second = deliver(at(2)).await;
+    assert!(
+        matches!(&second[0], Outcome::Retry { after, .. } if *after == Duration::from_secs(4)),
+        "{:?}",
+        second[0]
+    );
+    assert!(second[1..]
+        .iter()
+        .all(|o| matches!(o, Outcome::Wait { .. })));
+    assert_eq!(w.twilio.downloads.lock().unwrap().len(), 2);
+    // The schedule holds to the end: the attempt limit is reached only
+    // after every backoff, and then the job fails (dead-letter, Twilio's copy kept).
+    let mut t = at(2);
+    let mut last = second[0].clone();
+    let mut attempts_at = vec![at(0), at(2)];
+    while let Outcome::Retry { after, .. } = last {
+        t += chrono::Duration::from_std(after).unwrap();
+        last = w.pipeline().process(&j, "w1", t).await;
+        attempts_at.push(t);
+        if matches!(last, Outcome::Retry { .. }) {
+            for o in deliver(t).await {
+                assert!(matches!(o, Outcome::Wait { .. }), "{o:?}");
+            }
+        }
+    }
+    match last {
+        Outcome::Failed { reason } => {
+            assert!(reason.contains("gave up after 10 attempts"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.twilio.downloads.lock().unwrap().len(), 10);
+    let gaps: Vec<i64> = attempts_at
+        .windows(2)
+        .map(|p| (p[1] - p[0]).num_seconds())
+        .collect();
+    assert_eq!(gaps, [2, 4, 8, 16, 32, 64, 128, 256, 512]);
+    assert!(w.twilio.deleted.lock().unwrap().is_empty());
+}
+
+/// Issue 11, finding 4: the worker fetched whatever `RecordingUrl` said.
+/// It now fetches the recording from the configured API base, and refuses
+/// a callback whose URL is anything else, without fetching anything.
+#[tokio::test]
+async fn the_media_url_is_built_from_the_api_base_and_others_are_refused() {
+    let w = world(1, MemStore::default());
+    let path = format!("/2010-04-01/Accounts/{AC}/Recordings/{}", sid(0));
+    for posted in [
+        format!("http://169.254.169.254{path}"),
+        format!("http://10.0.0.1{path}"),
+        format!("http://127.0.0.1:8080{path}"),
+        format!("https://evil.example{path}"),
+        format!("https://api.twilio.com/2010-04-01/Accounts/ACffffffffffffffffffffffffffffffff/Recordings/{}", sid(0)),
+        "http://169.254.169.254/latest/meta-data/iam".to_string(),
+    ] {
+        let mut j = job(0, "vm");
+        j.recording_url = posted.clone();
+        match w.pipeline().process(&j, "w1", now()).await {
+            Outcome::Failed { reason } => assert!(
+                reason.contains("RecordingUrl") && reason.contains("refused"),
+                "{posted}: {reason}"
+            ),
+            other => panic!("{posted}: {other:?}"),
+        }
+    }
+    assert!(
+        w.twilio.downloads.lock().unwrap().is_empty(),
+        "fetched: {:?}",
+        w.twilio.downloads.lock().unwrap()
+    );
+    assert!(w.store.objects.lock().unwrap().is_empty());
+    assert!(w.twilio.sms.lock().unwrap().is_empty());
+    // The real one: fetched from the derived URL.
+    let w = world(1, MemStore::default());
+    assert_eq!(w.drive(&job(0, "vm"), "w1").await.0, Outcome::Done);
+    assert_eq!(*w.twilio.downloads.lock().unwrap(), [media_url_of(&sid(0))]);
+}
+
+/// Issue 11, finding 10: with the only other copy on this machine's disk,
+/// Twilio's copy stays, and the text names no `file://` link.
+#[tokio::test]
+async fn a_copy_only_on_this_disk_keeps_twilios_and_texts_no_file_link() {
+    let w = world(
+        1,
+        MemStore {
+            on_this_machine: true,
+            ..MemStore::default()
+        },
+    );
+    assert_eq!(w.drive(&job(0, "vm"), "w1").await.0, Outcome::Done);
+    assert!(
+        w.twilio.deleted.lock().unwrap().is_empty(),
+        "Twilio's copy deleted"
+    );
+    assert_eq!(
+        *w.twilio.sms.lock().unwrap(),
+        ["New voicemail from +447700900555 (7s): stored locally; Twilio's copy kept"]
+    );
+    let state = w.state.get(&sid(0)).unwrap();
+    assert!(state.sms_sent && state.email_sent && !state.twilio_deleted);
+    // SMS files for a developer (no credentials) keep the link to the file.
+    let mut w = world(
+        1,
+        MemStore {
+            on_this_machine: true,
+            ..MemStore::default()
+        },
+    );
+    w.settings.sms_to_files = true;
+    assert_eq!(w.drive(&job(0, "vm"), "w1").await.0, Outcome::Done);
+    let sms = w.twilio.sms.lock().unwrap().clone();
+    assert!(
+        sms[0].ends_with(&format!(
+            "(7s): file:///home/ivr/.ivr/recordings/2026/11/24/CA{:032x}/{}.mp3",
+            0,
+            sid(0)
+        )),
+        "{sms:?}"
+    );
 }
