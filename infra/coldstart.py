@@ -247,7 +247,8 @@ def start_emulator(inv):
     """
     server = Emulator(("127.0.0.1", 0), RuntimeApi)
     server.invocation = inv
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() after each run waits up to one poll interval (0.5 s by default).
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server
 
 

@@ -139,7 +139,9 @@ class RuntimeApi:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # close() waits for serve_forever to notice shutdown(), up to one poll
+        # interval (0.5 s by default: most of a deploy-tests run's wall time).
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def wait_for(self, count, timeout):
         """Wait until `count` invocations were answered; returns [(kind, json|bytes, t)] in order."""

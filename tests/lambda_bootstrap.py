@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""The built artifacts work: each release `bootstrap` answers the keep-warm
-event from template.yaml and its own route, behind a Lambda Runtime API
-emulator on 127.0.0.1; a function refuses to start without an auth token or
-with a bad config.
+"""The built artifacts work: each `bootstrap` answers the keep-warm event
+from template.yaml and its own route, behind a Lambda Runtime API emulator on
+127.0.0.1; a function refuses to start without an auth token or with a bad
+config.
 
-Usage: python3 tests/lambda_bootstrap.py --bin-dir target/release FUNCTION...
+`make deploy-tests` builds them with [profile.bootstrap-test] (release code
+and panic = "abort", without the LTO of the shipped zips, which only makes
+the build slow); any release-like build works:
+
+Usage: python3 tests/lambda_bootstrap.py --bin-dir target/bootstrap-test FUNCTION...
 """
 
 import argparse
+import re
+import shutil
 import json
 import os
 import subprocess
@@ -67,9 +73,30 @@ def warmup_event():
     raise SystemExit("no warm-up Input in template.yaml")
 
 
+def layer_config():
+    """config.ini supplied as the template supplies it: the ConfigLayer's
+    folder unpacked under a stand-in for /opt, at the path the template's
+    IVR_CONFIG names. Nothing is compiled in: without it a function cannot start."""
+    with open(os.path.join(REPO, "template.yaml")) as f:
+        text = f.read()
+    path = re.search(r"^\s+IVR_CONFIG: (\S+)$", text, re.M).group(1)
+    assert path.startswith("/opt/"), f"IVR_CONFIG {path} is not in a layer (/opt)"
+    opt = tempfile.mkdtemp(prefix="ivr-opt-")
+    # What `make config-layer` puts in the layer's folder: the checked config.ini.
+    shutil.copy(os.path.join(REPO, "config.ini"), os.path.join(opt, path[len("/opt/"):]))
+    return os.path.join(opt, path[len("/opt/"):])
+
+
+LAYER_CONFIG = layer_config()
+
+
 def run(binary, name, events, extra_env=None, timeout=20):
     api = RuntimeApi(events)
-    env = lambda_env(api.address, f"ivr-{name}", {"TWILIO_AUTH_TOKEN": TOKEN, **(extra_env or {})})
+    env = lambda_env(
+        api.address,
+        f"ivr-{name}",
+        {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_CONFIG": LAYER_CONFIG, **(extra_env or {})},
+    )
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         answers = api.wait_for(len(events), timeout) if events else []
@@ -88,6 +115,9 @@ def main():
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("functions", nargs="+")
     args = ap.parse_args()
+    missing = [f for f in args.functions if not os.access(os.path.join(args.bin_dir, f), os.X_OK)]
+    if missing:
+        raise SystemExit(f"not built in {args.bin_dir}: {' '.join(missing)} (make deploy-tests builds them)")
     warm = warmup_event()
     for name in args.functions:
         binary = os.path.join(args.bin_dir, name)
@@ -122,6 +152,8 @@ def main():
         _, code, logs = run(binary, "welcome", [], {"IVR_CONFIG": bad.name})
         os.unlink(bad.name)
         check(code != 0 and "refusing to start" in logs and ":2: [ivr] timezone" in logs, "welcome: refuses to start on an invalid config, naming the line")
+        _, code, logs = run(binary, "welcome", [], {"IVR_CONFIG": "/nonexistent/opt/config.ini"})
+        check(code != 0 and "refusing to start" in logs and "cannot read" in logs, "welcome: refuses to start when the config layer is missing")
 
     if "recording-worker" in args.functions:
         binary = os.path.join(args.bin_dir, "recording-worker")

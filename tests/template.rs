@@ -109,7 +109,7 @@ fn the_config_ships_in_a_layer_every_function_reads() {
             let test_only = file.to_string_lossy().contains("test");
             let embeds = text
                 .lines()
-                .any(|l| l.contains("include_str!") && l.contains("config.ini"));
+                .any(|l| l.contains("include_str!") && l.contains("/config.ini\")"));
             assert!(
                 test_only || !embeds,
                 "{} compiles config.ini in",

@@ -295,6 +295,11 @@ impl Response {
 type Handler = dyn Fn(&Request) -> Response + Send + Sync;
 
 /// A one-request-per-connection HTTP/1.1 server on a thread; remembers every request.
+///
+/// A request is logged *before* it is answered: a client cannot see an
+/// answer until its request is in the log, so a test may read the log as
+/// soon as the call under test returns (logging after answering raced with
+/// that read and failed now and then under load).
 struct Server {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Request>>>,
@@ -308,9 +313,7 @@ impl Server {
         let log = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                if let Some(request) = serve(stream, &*handler) {
-                    log.lock().unwrap().push(request);
-                }
+                serve(stream, &*handler, &log);
             }
         });
         Server { addr, seen }
@@ -320,12 +323,14 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Every request answered so far (and any being answered), in order.
     fn requests(&self) -> Vec<Request> {
         self.seen.lock().unwrap().clone()
     }
 }
 
-fn serve(stream: TcpStream, handler: &Handler) -> Option<Request> {
+/// Reads one request, logs it, then answers it (in that order: see [`Server`]).
+fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) -> Option<()> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -357,6 +362,7 @@ fn serve(stream: TcpStream, handler: &Handler) -> Option<Request> {
         headers,
     };
     let response = handler(&request);
+    log.lock().unwrap().push(request);
     let mut head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", response.status);
     for (name, value) in &response.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -368,7 +374,7 @@ fn serve(stream: TcpStream, handler: &Handler) -> Option<Request> {
     let mut stream = stream;
     stream.write_all(head.as_bytes()).ok()?;
     stream.write_all(&response.body).ok()?;
-    Some(request)
+    Some(())
 }
 
 fn media_bytes() -> Vec<u8> {
