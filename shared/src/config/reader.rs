@@ -310,33 +310,32 @@ impl<'a> Sec<'a> {
     }
 
     pub(crate) fn url(&self, cx: &mut Ctx, key: &str) -> Option<String> {
-        let e = self.value(key)?;
-        let v = e.value.trim();
-        if is_http_url(v) {
-            Some(v.to_string())
-        } else {
-            cx.err(
-                e.line,
-                self.name(),
-                Some(key),
-                format!("`{v}` is not an http(s) URL"),
-            );
-            None
-        }
+        self.checked(cx, key, is_http_url, "is not an http(s) URL")
     }
 
     pub(crate) fn phone(&self, cx: &mut Ctx, key: &str) -> Option<String> {
+        self.checked(
+            cx,
+            key,
+            is_e164,
+            "is not an E.164 phone number (like +442079460000)",
+        )
+    }
+
+    /// The trimmed value when `valid` accepts it, else "`value` `what`".
+    fn checked(
+        &self,
+        cx: &mut Ctx,
+        key: &str,
+        valid: fn(&str) -> bool,
+        what: &str,
+    ) -> Option<String> {
         let e = self.value(key)?;
         let v = e.value.trim();
-        if is_e164(v) {
+        if valid(v) {
             Some(v.to_string())
         } else {
-            cx.err(
-                e.line,
-                self.name(),
-                Some(key),
-                format!("`{v}` is not an E.164 phone number (like +442079460000)"),
-            );
+            cx.err(e.line, self.name(), Some(key), format!("`{v}` {what}"));
             None
         }
     }
