@@ -38,7 +38,18 @@ pub const ENV_QUEUE_URL: &str = "IVR_JOBS_QUEUE_URL";
 /// credentials, retries). aws-config 1.x honours `AWS_ENDPOINT_URL` (and
 /// `AWS_ENDPOINT_URL_<SERVICE>`) itself.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTPS client: hyper with rustls on ring (see `Cargo.toml`).
+pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// An S3 client; path-style addressing when the endpoint is not AWS's

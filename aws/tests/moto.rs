@@ -211,6 +211,7 @@ async fn conf() -> SdkConfig {
 async fn conf_for(server: &Moto) -> SdkConfig {
     let url = server.url();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(ivr_aws::https_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new(

@@ -689,6 +689,7 @@ impl Moto {
         use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(ivr_aws::https_client())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.url)
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
