@@ -594,8 +594,10 @@ pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 
 /// A stand-in for `api.twilio.com` that serves recording media:
 /// `GET /2010-04-01/Accounts/AC…/Recordings/RE….mp3` answers [`MediaServer::bytes`]
-/// (unless [`MediaServer::forget`] made it a 404); everything else is a 404.
-/// Every request is recorded.
+/// (unless [`MediaServer::forget`] made it a 404); everything else is a 404,
+/// or, in front of Prism ([`MediaServer::in_front_of`]), relayed to it: one
+/// `TWILIO_API_BASE` for media and REST, as Twilio's own. Every request is
+/// recorded.
 pub struct MediaServer {
     pub port: u16,
     inner: Arc<MediaInner>,
@@ -607,13 +609,37 @@ struct MediaInner {
     requests: Mutex<Vec<String>>,
     missing: Mutex<HashSet<String>>,
     stop: AtomicBool,
+    /// `127.0.0.1:PORT` that takes every request that is not for media.
+    upstream: Option<String>,
 }
 
 impl MediaServer {
     pub fn start() -> MediaServer {
+        Self::serve(None)
+    }
+
+    /// Media here, every other request relayed to `upstream_base`
+    /// (`http://127.0.0.1:PORT`, e.g. [`Prism::base`]).
+    pub fn in_front_of(upstream_base: &str) -> MediaServer {
+        let addr = upstream_base
+            .strip_prefix("http://")
+            .expect("an http:// upstream")
+            .trim_end_matches('/');
+        Self::serve(Some(addr.to_string()))
+    }
+
+    /// `http://127.0.0.1:PORT`, for `TWILIO_API_BASE`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn serve(upstream: Option<String>) -> MediaServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the media server");
         let port = listener.local_addr().expect("media server address").port();
-        let inner = Arc::new(MediaInner::default());
+        let inner = Arc::new(MediaInner {
+            upstream,
+            ..MediaInner::default()
+        });
         let shared = inner.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -700,6 +726,10 @@ fn serve_media(inner: &MediaInner, mut stream: TcpStream) {
                 && sid.starts_with("RE")
                 && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
         });
+    if let (None, Some(upstream)) = (sid.filter(|_| method == "GET"), &inner.upstream) {
+        relay(upstream, &head, stream);
+        return;
+    }
     let found = match sid {
         Some(sid) if method == "GET" && !lock(&inner.missing).contains(sid) => {
             Some(MediaServer::bytes(sid))
@@ -723,6 +753,42 @@ fn serve_media(inner: &MediaInner, mut stream: TcpStream) {
     out.extend_from_slice(&body);
     let _ = stream.write_all(&out);
     let _ = stream.flush();
+}
+
+/// Passes one request (its head already read from `client`) to `upstream`
+/// and its answer back; one request per connection (`Connection: close`).
+fn relay(upstream: &str, head: &str, mut client: TcpStream) {
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    if client.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut forwarded: String = head
+        .trim_end_matches("\r\n")
+        .split("\r\n")
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or("").trim();
+            !name.eq_ignore_ascii_case("connection") && !name.eq_ignore_ascii_case("keep-alive")
+        })
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    forwarded.push_str("Connection: close\r\n\r\n");
+    let Ok(mut up) = TcpStream::connect(upstream) else {
+        let _ = client.write_all(
+            b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    };
+    let _ = up.set_read_timeout(Some(HTTP_TIMEOUT));
+    if up.write_all(forwarded.as_bytes()).is_ok() && up.write_all(&body).is_ok() {
+        let _ = std::io::copy(&mut up, &mut client);
+    }
+    let _ = client.flush();
 }
 
 // ---------------------------------------------------------------------------

@@ -109,6 +109,10 @@ pub struct CallArgs {
     /// For an IVR on this machine: seconds to keep serving recording audio until its pipeline fetched it (0: don't wait)
     #[arg(long, default_value_t = 10)]
     pub media_wait: u64,
+    /// The Twilio REST base the IVR downloads recordings from (its TWILIO_API_BASE, e.g. a stand-in):
+    /// RecordingUrls are posted there, and no media server of ours is started
+    #[arg(long, env = "TWILIO_API_BASE", value_parser = parse_api_base)]
+    pub api_base: Option<String>,
     /// Give up after this many requests (a redirect loop?)
     #[arg(long, default_value_t = 50)]
     pub max_requests: usize,
@@ -120,6 +124,17 @@ pub enum Keys {
     Pressed(String),
     Nothing,
     Hangup,
+}
+
+/// An http(s) URL without a trailing `/` (paths are appended to it).
+fn parse_api_base(s: &str) -> Result<String, String> {
+    let base = s.trim().trim_end_matches('/');
+    match Url::parse(base) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(base.to_string())
+        }
+        _ => Err(format!("`{s}` is not an http(s) URL")),
+    }
 }
 
 fn parse_keys(s: &str) -> Result<Keys, String> {
@@ -362,6 +377,7 @@ struct Sim {
     inputs: Inputs,
     record_seconds: u32,
     media_wait: u64,
+    api_base: Option<String>,
     dial_seconds: u32,
     max_requests: usize,
     requests: usize,
@@ -474,6 +490,7 @@ impl Sim {
             inputs,
             record_seconds: args.record_seconds,
             media_wait: args.media_wait,
+            api_base: args.api_base.clone(),
             dial_seconds: args.dial_seconds,
             max_requests: args.max_requests.max(1),
             requests: 0,
@@ -984,6 +1001,10 @@ impl Sim {
     fn recording(&mut self) -> (String, String) {
         let sid = self.sid("RE");
         let path = format!("/2010-04-01/Accounts/{}/Recordings/{sid}", self.account_sid);
+        if let Some(api) = &self.api_base {
+            self.recordings += 1;
+            return (sid, format!("{api}{path}"));
+        }
         if self.media.is_none()
             && self.media_wait > 0
             && matches!(self.transport, Transport::Http { .. })
