@@ -4,7 +4,8 @@
 //! - [`SesMailer`] — [`Mailer`](shared::recordings::Mailer) on SES v2 raw `SendEmail`;
 //! - [`DynamoState`] — [`StateStore`](shared::recordings::StateStore) on DynamoDB, one item per RecordingSid
 //!   (layout in [`dynamo`]);
-//! - [`SqsQueue`] — [`JobQueue`](shared::recordings::JobQueue) on a standard SQS queue.
+//! - [`SqsQueue`] — [`JobQueue`](shared::recordings::JobQueue) on a standard SQS queue;
+//! - [`DynamoWork`] — [`WorkStore`](shared::work::WorkStore) on DynamoDB (layout in [`work`]).
 //!
 //! [`from_env`] builds them from the Lambda environment:
 //! `IVR_RECORDINGS_BUCKET`, `IVR_STATE_TABLE`, `IVR_JOBS_QUEUE_URL` (each
@@ -18,6 +19,7 @@ pub mod lambda;
 pub mod s3;
 pub mod ses;
 pub mod sqs;
+pub mod work;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -26,6 +28,7 @@ pub use error::port_error;
 pub use s3::S3Store;
 pub use ses::SesMailer;
 pub use sqs::{Received, SqsQueue};
+pub use work::DynamoWork;
 
 /// The bucket recordings are copied to.
 pub const ENV_BUCKET: &str = "IVR_RECORDINGS_BUCKET";

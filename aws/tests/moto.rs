@@ -867,3 +867,72 @@ async fn adapters_from_names() {
         "http://127.0.0.1/000000000000/q"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Work items: the contract SQLite keeps (shared::work::contract), on DynamoDB
+
+/// A work table as the template makes it: `pk`, and the `by_place` index.
+async fn new_work_table(conf: &SdkConfig) -> ivr_aws::DynamoWork {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let client = aws_sdk_dynamodb::Client::new(conf);
+    let table = unique("work");
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("list"))
+        .attribute_definitions(attr("place"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(ivr_aws::work::PLACE_INDEX)
+                .key_schema(key("list", KeyType::Hash))
+                .key_schema(key("place", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create the work table");
+    ivr_aws::DynamoWork::new(client, table)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_store_keeps_the_contract() {
+    let conf = conf().await;
+    shared::work::contract::run_all(|| new_work_table(&conf)).await;
+}
+
+/// Concurrent creates through two clients on one table: one item per key,
+/// one live item per number. On the single-threaded moto, whose conditional
+/// writes are atomic as DynamoDB's are (see `Mode::Serial`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn work_store_concurrent_creates_make_one_item() {
+    let conf = conf_for(serial_moto()).await;
+    let table = new_work_table(&conf).await;
+    shared::work::contract::one_item_from_concurrent_creates(&|| {
+        let t = table.clone();
+        async move { t }
+    })
+    .await;
+}

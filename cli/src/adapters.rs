@@ -284,3 +284,85 @@ impl TwilioApi for AnyTwilio {
         }
     }
 }
+
+/// The work-item database: SQLite in the data folder by default, DynamoDB
+/// when `IVR_WORK_TABLE` names a table.
+pub enum AnyWork {
+    Sqlite(shared::work::sqlite::SqliteWork),
+    Dynamo(ivr_aws::DynamoWork),
+}
+
+/// The work-item API for `ivr serve`: its keys from `IVR_API_KEYS` (none:
+/// off), its database, the config's queues. Says on stderr what it picked.
+pub async fn work_api(st: &Startup, data_dir: &Path) -> Result<WorkApi, String> {
+    use shared::work::api::{ApiKeys, ENV_API_KEYS};
+    let keys = ApiKeys::parse(std::env::var(ENV_API_KEYS).ok().as_deref())?;
+    let store = match std::env::var(ivr_aws::work::ENV_WORK_TABLE)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(table) => {
+            let conf = ivr_aws::sdk_config().await;
+            eprintln!("  work items: DynamoDB table {table}");
+            AnyWork::Dynamo(ivr_aws::DynamoWork::from_conf(&conf, table))
+        }
+        None => {
+            let path = data_dir.join("ivr.sqlite");
+            eprintln!("  work items: {}", path.display());
+            AnyWork::Sqlite(shared::work::sqlite::SqliteWork::open(&path)?)
+        }
+    };
+    Ok(shared::work::api::Api {
+        store,
+        keys,
+        queues: st.app.config.queues(),
+    })
+}
+
+pub type WorkApi = shared::work::api::Api<AnyWork>;
+
+impl shared::work::WorkStore for AnyWork {
+    async fn create_callback(
+        &self,
+        new: &shared::work::NewCallback,
+        key: Option<&shared::work::IdempotencyKey>,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> Result<shared::work::Created, shared::work::StoreError> {
+        match self {
+            AnyWork::Sqlite(s) => s.create_callback(new, key, id, now).await,
+            AnyWork::Dynamo(s) => s.create_callback(new, key, id, now).await,
+        }
+    }
+
+    async fn get(&self, id: &str) -> PortResult<Option<shared::work::WorkItem>> {
+        match self {
+            AnyWork::Sqlite(s) => s.get(id).await,
+            AnyWork::Dynamo(s) => s.get(id).await,
+        }
+    }
+
+    async fn list(
+        &self,
+        filter: shared::work::ListFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> PortResult<shared::work::Page> {
+        match self {
+            AnyWork::Sqlite(s) => s.list(filter, after, limit).await,
+            AnyWork::Dynamo(s) => s.list(filter, after, limit).await,
+        }
+    }
+
+    async fn cancel(
+        &self,
+        id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<shared::work::CancelOutcome> {
+        match self {
+            AnyWork::Sqlite(s) => s.cancel(id, reason, now).await,
+            AnyWork::Dynamo(s) => s.cancel(id, reason, now).await,
+        }
+    }
+}

@@ -26,6 +26,7 @@ use shared::shell::{self, ConfigSource, Startup};
 use shared::web::{WebRequest, MAX_BODY};
 use tokio::sync::Semaphore;
 
+use crate::adapters::WorkApi;
 use crate::adapters::{self, AnyState, AnyTwilio};
 use crate::worker::{self, LocalQueue, Worker};
 
@@ -112,7 +113,19 @@ pub fn run(config: Option<PathBuf>, port: u16, limits: Limits) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        serve(Arc::new(startup), Arc::new(runner), port, limits).await
+        let api = match adapters::work_api(&startup, &shell::data_dir()).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("ivr serve: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let served = Served {
+            st: Arc::new(startup),
+            runner: Arc::new(runner),
+            api: Arc::new(api),
+        };
+        serve(served, port, limits).await
     })
 }
 
@@ -139,7 +152,17 @@ async fn pipeline(st: &Startup) -> Result<Runner, String> {
         .with_twilio(a.twilio))
 }
 
-async fn serve(st: Arc<Startup>, runner: Arc<Runner>, port: u16, limits: Limits) -> ExitCode {
+/// What every connection serves: the webhooks with their effects, and the
+/// work-item API.
+#[derive(Clone)]
+struct Served {
+    st: Arc<Startup>,
+    runner: Arc<Runner>,
+    api: Arc<WorkApi>,
+}
+
+async fn serve(served: Served, port: u16, limits: Limits) -> ExitCode {
+    let st = &served.st;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -173,18 +196,24 @@ async fn serve(st: Arc<Startup>, runner: Arc<Runner>, port: u16, limits: Limits)
             );
         }
     }
+    if served.api.keys.is_off() {
+        eprintln!(
+            "  work-item API: off (set IVR_API_KEYS to turn on http://{bound}/api/callbacks)"
+        );
+    } else {
+        eprintln!("  work-item API: http://{bound}/api/callbacks   (Authorization: Bearer <a key from IVR_API_KEYS>)");
+    }
     eprintln!("  behind a tunnel, set IVR_PUBLIC_URL to the https URL Twilio calls, and TWILIO_AUTH_TOKEN");
     // Tests read this line to learn the port when started with --port 0.
     println!("listening on http://{bound}");
-    accept_loop(listener, st, runner, limits).await
+    accept_loop(listener, served, limits).await
 }
 
 /// Accepts connections while fewer than `max_connections` are open, each
 /// served by hyper with the header-read timer. Never returns.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    st: Arc<Startup>,
-    runner: Arc<Runner>,
+    served: Served,
     limits: Limits,
 ) -> ExitCode {
     let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
@@ -235,16 +264,14 @@ async fn accept_loop(
                 continue;
             }
         };
-        let st = st.clone();
-        let runner = runner.clone();
+        let served = served.clone();
         tokio::spawn(async move {
             let _slot = permit;
             let body_timeout = limits.body_timeout;
             let svc = service_fn(move |req| {
-                let st = st.clone();
-                let runner = runner.clone();
+                let served = served.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(handle(&st, &runner, req, body_timeout).await)
+                    Ok::<_, std::convert::Infallible>(handle(&served, req, body_timeout).await)
                 }
             });
             let served = http1::Builder::new()
@@ -332,8 +359,7 @@ impl Every {
 }
 
 async fn handle(
-    st: &Startup,
-    runner: &Runner,
+    served: &Served,
     req: Request<Incoming>,
     body_timeout: Duration,
 ) -> Response<Full<Bytes>> {
@@ -358,7 +384,11 @@ async fn handle(
         body,
         stage_prefix: None,
     };
-    let handled = serve_one(&st.app, runner, &st.clock, &web).await;
+    if shared::work::api::is_api_path(&web.path) {
+        let r = served.api.serve(&web, served.st.clock.now()).await;
+        return reply(r.status, r.content_type, r.body);
+    }
+    let handled = serve_one(&served.st.app, &*served.runner, &served.st.clock, &web).await;
     reply(
         handled.response.status,
         handled.response.content_type,

@@ -22,6 +22,7 @@
 //! | [`flow`] | route → section → hours gate → the section's answer |
 //! | [`recordings`] | the recording status callback and the pipeline (export, alerts, delete) behind its ports |
 //! | [`effects`], [`shell`], [`web`], `lambda`, `twilio` | the shell: carrying out effects, the environment, HTTP rules, Lambda glue, Twilio's REST API |
+//! | [`work`] | work items (callbacks, voicemails): the model, the store trait and its contract, SQLite (`sqlite` feature), the JSON API |
 //!
 //! Not here: HTTP servers and clients for the operator tools (see the `ivr`
 //! crate), and anything that needs the network on the TwiML hot path.
@@ -42,6 +43,7 @@ pub mod shell;
 pub mod signature;
 pub mod twiml;
 pub mod web;
+pub mod work;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;

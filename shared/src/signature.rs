@@ -149,7 +149,7 @@ fn body_sha256_param(url: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -160,7 +160,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 }
 
 /// Constant time in the contents; the length is public (a SHA-256 hex digest is always 64).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

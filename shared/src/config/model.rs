@@ -144,6 +144,18 @@ impl Config {
             .filter(move |a| matches!(&a.kind, ActionKind::Queue(q) if q.queue == line.queue))
     }
 
+    /// Every queue this IVR fills or takes callers from (queue actions and
+    /// agent lines): the queues a callback may name.
+    pub fn queues(&self) -> std::collections::BTreeSet<String> {
+        let filled = self.actions.values().filter_map(|a| match &a.kind {
+            ActionKind::Queue(q) => Some(q.queue.clone()),
+            _ => None,
+        });
+        filled
+            .chain(self.agent_lines.values().map(|l| l.queue.clone()))
+            .collect()
+    }
+
     /// Whether any section sends email alerts (so the shell needs a mailer).
     pub fn sends_email(&self) -> bool {
         self.actions
