@@ -113,7 +113,7 @@ deploy: preflight check build validate
 	$(TOOLS_ENV) sam deploy --template-file template.yaml $(if $(wildcard samconfig.toml),,--guided) --stack-name $(STACK) \
 	  --capabilities CAPABILITY_IAM --resolve-s3 \
 	  --parameter-overrides Architecture=$$(cat $(LAMBDA_DIR)/ARCH) PingRateMinutes=$(PING_RATE) \
-	    TwilioAccountSid="$$TWILIO_ACCOUNT_SID" TwilioAuthToken="$$TWILIO_AUTH_TOKEN" $(DEPLOY_PARAMS)
+	    TwilioAccountSid="$$TWILIO_ACCOUNT_SID" TwilioAuthToken="$$TWILIO_AUTH_TOKEN" ApiKeys="$$IVR_API_KEYS" $(DEPLOY_PARAMS)
 
 ## logs: tail CloudWatch logs (all functions, or FUNCTION=menu-option)
 logs: tools

@@ -58,11 +58,13 @@ fn every_function_folder_is_in_the_template_and_vice_versa() {
         .collect();
     assert_eq!(in_template, folders);
     let mut known: BTreeSet<String> = Function::ALL.iter().map(|f| f.name().to_string()).collect();
-    // The one function that is not a route: it takes recording jobs off the queue.
+    // Not Twilio routes: the worker takes recording jobs off the queue; the
+    // work-item API answers other systems.
     known.insert("recording-worker".to_string());
+    known.insert("api".to_string());
     assert_eq!(
         known, folders,
-        "shared::Function::ALL (+ recording-worker) and functions/ differ"
+        "shared::Function::ALL (+ recording-worker, api) and functions/ differ"
     );
     for (name, r) in functions(&t) {
         // A built artifact: SAM has nothing to build, cargo's cache decides.
@@ -237,6 +239,16 @@ fn least_privilege_each_function_gets_only_the_rights_it_uses() {
             .iter()
             .map(|s| s.to_string())
             .collect(),
+            // Work items: reads, conditional writes (alone or in transactions), the list index.
+            "api" => [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             // Rendering TwiML needs no AWS rights at all.
             _ => BTreeSet::new(),
         };
@@ -321,6 +333,48 @@ fn the_auth_token_is_a_no_echo_parameter() {
     assert_eq!(t["Parameters"]["TwilioAuthToken"]["NoEcho"], true);
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     assert!(!text.contains("auth_token ="), "no secrets in the template");
+}
+
+/// The work table is the one `aws/src/work.rs` reads: key `pk`, the
+/// `by_place` index (hash `list`, range `place`); the API function gets the
+/// table's name, the keys as a secret, and rights on the index.
+#[test]
+fn the_work_table_and_api_keys_are_what_the_api_function_reads() {
+    let t = template();
+    assert_eq!(t["Parameters"]["ApiKeys"]["NoEcho"], true);
+    let table = &t["Resources"]["WorkTable"]["Properties"];
+    assert_eq!(table["KeySchema"][0]["AttributeName"], "pk");
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(index["IndexName"], "by_place");
+    assert_eq!(index["KeySchema"][0]["AttributeName"], "list");
+    assert_eq!(index["KeySchema"][1]["AttributeName"], "place");
+    assert_eq!(index["Projection"]["ProjectionType"], "ALL");
+    let f = &t["Resources"]["ApiFunction"]["Properties"];
+    let vars = &f["Environment"]["Variables"];
+    assert!(serde_yaml::to_string(&vars["IVR_WORK_TABLE"])
+        .unwrap()
+        .contains("WorkTable"));
+    assert!(serde_yaml::to_string(&vars["IVR_API_KEYS"])
+        .unwrap()
+        .contains("ApiKeys"));
+    let policy = serde_yaml::to_string(&f["Policies"]).unwrap();
+    assert!(policy.contains("/index/by_place"), "{policy}");
+    let events = serde_yaml::to_string(&f["Events"]).unwrap();
+    for (path, method) in [
+        ("/api/callbacks", "GET"),
+        ("/api/callbacks", "POST"),
+        ("/api/callbacks/{id}", "GET"),
+        ("/api/callbacks/{id}", "DELETE"),
+    ] {
+        assert!(
+            f["Events"]
+                .as_mapping()
+                .unwrap()
+                .values()
+                .any(|e| e["Properties"]["Path"] == path && e["Properties"]["Method"] == method),
+            "{method} {path} in {events}"
+        );
+    }
 }
 
 /// `make deploy` checks the secrets, the AWS region and credentials before

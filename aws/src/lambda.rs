@@ -15,6 +15,7 @@ use shared::recordings::{JobQueue, MediaSource, Outcome, Pipeline, Settings};
 use shared::shell::{self, Startup};
 use shared::twilio::TwilioClient;
 use shared::web::WARMUP_USER_AGENT;
+use shared::work::api::{Api, ApiKeys, ENV_API_KEYS};
 use shared::Function;
 
 use crate::{Adapters, DynamoState, S3Store, SesMailer, SqsQueue};
@@ -44,6 +45,33 @@ pub async fn run_queue_result() -> Result<(), Error> {
     };
     let runner = runner.await.unwrap_or_else(|e| refuse(function.name(), &e));
     shared::lambda::serve(st, runner).await
+}
+
+/// `api`: the work-item API, `/api/callbacks…`, on the DynamoDB table
+/// `IVR_WORK_TABLE`, keys from `IVR_API_KEYS` (none: the API answers 404).
+/// Refuses to start without the table or with a malformed key list.
+pub async fn run_api() -> Result<(), Error> {
+    let name = "api";
+    let st = start(name, None);
+    let keys = ApiKeys::parse(std::env::var(ENV_API_KEYS).ok().as_deref())
+        .unwrap_or_else(|e| refuse(name, &e));
+    let table = std::env::var(crate::work::ENV_WORK_TABLE)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| refuse(name, "IVR_WORK_TABLE is not set: the work-item table"));
+    if keys.is_off() {
+        tracing::warn!(
+            function = name,
+            "IVR_API_KEYS is empty: the API answers 404 to everything"
+        );
+    }
+    let conf = crate::sdk_config().await;
+    let api = Api {
+        store: crate::DynamoWork::from_conf(&conf, table),
+        keys,
+        queues: st.app.config.queues(),
+    };
+    shared::lambda::serve_api(st, api).await
 }
 
 /// `recording-status`: `/ivr/callback/voicemail/alert_sms` (jobs onto SQS,

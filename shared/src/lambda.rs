@@ -12,7 +12,9 @@ use lambda_http::{service_fn, Body, Request, RequestExt, Response};
 use crate::effects::{serve_one, EffectRunner, Effects};
 use crate::routes::Function;
 use crate::shell::{self, ConfigSource, Startup};
-use crate::web::WebRequest;
+use crate::web::{WebRequest, WebResponse};
+use crate::work::api::{is_api_path, Api};
+use crate::work::WorkStore;
 
 /// Starts the function: validates the config layer's `config.ini` (or `IVR_CONFIG`) and
 /// the auth token once, then serves events. An invalid config or a missing
@@ -55,26 +57,51 @@ pub async fn serve<R: EffectRunner + 'static>(
     .await
 }
 
+/// Serves the work-item API (`/api/…`) on `api`'s store, and pings.
+pub async fn serve_api<S: WorkStore + 'static>(
+    st: &'static Startup,
+    api: Api<S>,
+) -> Result<(), Error> {
+    let api: &'static Api<S> = Box::leak(Box::new(api));
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let web = web_request(&req);
+        if is_api_path(&web.path) {
+            return Ok::<_, Infallible>(response(api.serve(&web, st.clock.now()).await));
+        }
+        let handled = serve_one(&st.app, &Effects::none(), &st.clock, &web).await;
+        Ok(response(handled.response))
+    }))
+    .await
+}
+
 async fn handle<R: EffectRunner>(st: &Startup, runner: &R, req: Request) -> Response<Body> {
+    let web = web_request(&req);
+    let handled = serve_one(&st.app, runner, &st.clock, &web).await;
+    response(handled.response)
+}
+
+fn web_request(req: &Request) -> WebRequest {
     let stage = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(c)) => c.stage.clone(),
         Some(RequestContext::ApiGatewayV1(c)) => c.stage.clone(),
         _ => None,
     };
     let (stage_prefix, path) = split_stage(req.uri().path(), stage.as_deref());
-    let web = WebRequest {
+    WebRequest {
         method: req.method().clone(),
         path,
         query: req.uri().query().map(str::to_string),
         headers: req.headers().clone(),
         body: req.body().as_ref().to_vec(),
         stage_prefix,
-    };
-    let handled = serve_one(&st.app, runner, &st.clock, &web).await;
+    }
+}
+
+fn response(r: WebResponse) -> Response<Body> {
     Response::builder()
-        .status(handled.response.status)
-        .header("content-type", handled.response.content_type)
-        .body(Body::Text(handled.response.body))
+        .status(r.status)
+        .header("content-type", r.content_type)
+        .body(Body::Text(r.body))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
 
