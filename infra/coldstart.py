@@ -67,6 +67,7 @@ AWS_ENV = {
     "IVR_JOBS_QUEUE_URL": "http://127.0.0.1:9/123456789012/jobs",
     "IVR_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/123456789012/dead",
     "IVR_STATE_TABLE": "ivr-state",
+    "IVR_WORK_TABLE": "ivr-work",
     "IVR_RECORDINGS_BUCKET": "ivr-recordings",
     "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
 }

@@ -44,6 +44,7 @@ AWS_ENV = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     "IVR_JOBS_QUEUE_URL": "http://127.0.0.1:9/123456789012/jobs",
     "IVR_STATE_TABLE": "ivr-state",
+    "IVR_WORK_TABLE": "ivr-work",
     "IVR_RECORDINGS_BUCKET": "ivr-recordings",
     "IVR_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/123456789012/dead",
     "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
@@ -154,6 +155,25 @@ def main():
         check(code != 0 and "refusing to start" in logs and ":2: [ivr] timezone" in logs, "welcome: refuses to start on an invalid config, naming the line")
         _, code, logs = run(binary, "welcome", [], {"IVR_CONFIG": "/nonexistent/opt/config.ini"})
         check(code != 0 and "refusing to start" in logs and "cannot read" in logs, "welcome: refuses to start when the config layer is missing")
+
+    if "api" in args.functions:
+        binary = os.path.join(args.bin_dir, "api")
+        key = "bootstrap-key-0123456789abcdef"
+        anonymous = http_api_event("GET", "/api/callbacks", HOST)
+        bad_json = http_api_event("POST", "/api/callbacks", HOST, headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+        bad_json["body"] = "{not json"
+        answers, _, logs = run(binary, "api", [anonymous, bad_json], {**AWS_ENV, "IVR_API_KEYS": key})
+        check(len(answers) == 2, f"api: answered two events ({logs[-300:]})")
+        if len(answers) == 2:
+            check(answers[0][1]["statusCode"] == 401, "api: no key → 401")
+            check(answers[1][1]["statusCode"] == 400, "api: bad JSON → 400")
+        check(key not in logs, "api: the API key never appears in logs")
+        env = dict(AWS_ENV)
+        del env["IVR_WORK_TABLE"]
+        _, code, logs = run(binary, "api", [], env)
+        check(code != 0 and "refusing to start" in logs and "IVR_WORK_TABLE" in logs, "api: refuses to start without its table")
+        _, code, logs = run(binary, "api", [], {**AWS_ENV, "IVR_API_KEYS": "short"})
+        check(code != 0 and "refusing to start" in logs and "IVR_API_KEYS" in logs, "api: refuses to start on a malformed key list")
 
     if "recording-worker" in args.functions:
         binary = os.path.join(args.bin_dir, "recording-worker")
