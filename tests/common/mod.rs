@@ -427,7 +427,9 @@ impl Server {
         files
     }
 
-    /// Every file under the data folder, as sorted paths relative to it.
+    /// Every file under the data folder, as sorted paths relative to it —
+    /// but the work-item database (`ivr.sqlite` and its WAL files), which
+    /// `ivr serve` opens at start-up.
     pub fn inventory(&self) -> Vec<String> {
         fn walk_dir(root: &Path, dir: &Path, out: &mut Vec<String>) {
             let Ok(rd) = std::fs::read_dir(dir) else {
@@ -444,6 +446,7 @@ impl Server {
         }
         let mut out = Vec::new();
         walk_dir(self.data_dir.path(), self.data_dir.path(), &mut out);
+        out.retain(|f| !["ivr.sqlite", "ivr.sqlite-wal", "ivr.sqlite-shm"].contains(&f.as_str()));
         out.sort();
         out
     }
