@@ -47,12 +47,40 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// The SDK's HTTPS client: hyper with rustls on ring (see `Cargo.toml`).
+/// The SDK's HTTPS client: hyper with rustls on ring (see `Cargo.toml`),
+/// trusting Mozilla's roots as compiled into `webpki-root-certs` — the
+/// system's certificate files are neither read nor parsed at start-up, which
+/// was most of these functions' extra cold-start time.
 pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    use aws_smithy_http_client::tls::{
+        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+    };
+    let mut roots = TrustStore::empty().with_native_roots(false);
+    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        roots.add_pem_certificate(pem(der));
+    }
+    let tls = TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .expect("a TLS context of compiled-in roots");
     aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
         .build_https()
+}
+
+/// One DER certificate as PEM (the form the SDK's trust store takes).
+fn pem(der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = Vec::with_capacity(b64.len() + b64.len() / 64 + 64);
+    out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    out
 }
 
 /// An S3 client; path-style addressing when the endpoint is not AWS's
@@ -206,6 +234,22 @@ mod tests {
         assert!(e.contains(ENV_QUEUE_URL), "{e}");
         let e = Names::from_lookup(lookup(&[(ENV_BUCKET, "arn:aws:s3:::a/b")])).unwrap_err();
         assert!(e.contains(ENV_BUCKET), "{e}");
+    }
+
+    #[test]
+    fn compiled_in_roots_round_trip_through_pem() {
+        use base64::Engine;
+        assert!(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() > 100);
+        for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            let text = String::from_utf8(pem(der)).unwrap();
+            let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+            assert!(text.lines().all(|l| l.len() <= 64));
+            let back = base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap();
+            assert_eq!(back, der.as_ref());
+        }
+        let _client = https_client();
     }
 
     #[test]
