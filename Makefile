@@ -120,10 +120,12 @@ logs: tools
 	$(TOOLS_ENV) sam logs --stack-name $(STACK) --tail \
 	  $(if $(FUNCTION),-n $(shell echo '$(FUNCTION)' | sed -E 's/(^|-)([a-z])/\U\2/g')Function)
 
-## bench: per-request TwiML and config parsing (criterion), then cold start
+## bench: per-request TwiML and config parsing (criterion), cold start of every function, the work-item API's latency
 bench:
 	$(CARGO) bench -p shared --bench twiml
 	python3 infra/coldstart.py
+	$(CARGO) build --release --bin ivr
+	python3 infra/api_bench.py
 
 coldstart:
 	python3 infra/coldstart.py
