@@ -47,20 +47,61 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
+/// The roots AWS's own endpoints chain to (Amazon Trust Services, and the
+/// Starfield root that cross-signs them): what AWS tells clients to trust.
+pub const AWS_ROOT_NAMES: [&str; 5] = [
+    "Amazon Root CA 1",
+    "Amazon Root CA 2",
+    "Amazon Root CA 3",
+    "Amazon Root CA 4",
+    "Starfield Services Root Certificate Authority - G2",
+];
+
 /// The SDK's HTTPS client: hyper with rustls on ring (see `Cargo.toml`),
-/// trusting Mozilla's roots as compiled into `webpki-root-certs` — the
-/// system's certificate files are neither read nor parsed at start-up, which
-/// was most of these functions' extra cold-start time.
+/// trusting roots compiled in (`webpki-root-certs`, Mozilla's list) rather
+/// than reading and parsing the system's certificate files at every cold
+/// start. Talking to AWS itself, only [`AWS_ROOT_NAMES`] are trusted — five
+/// roots to parse instead of ~150, which was most of the SDK functions'
+/// extra start-up time; with a custom endpoint (`AWS_ENDPOINT_URL*`: moto,
+/// LocalStack, a VPC proxy) all of Mozilla's.
 pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
+    let custom_endpoint = std::env::vars_os().any(|(k, _)| {
+        k.to_str()
+            .is_some_and(|k| k.starts_with("AWS_ENDPOINT_URL"))
+    });
+    https_client_trusting(roots(!custom_endpoint))
+}
+
+/// The compiled-in roots: AWS's only, or all of Mozilla's.
+fn roots(aws_only: bool) -> Vec<&'static [u8]> {
+    // memchr's SIMD search: this runs at every cold start (a naive byte
+    // window search over ~200 KB of certificates cost ~1 ms).
+    let names: Vec<memchr::memmem::Finder> = AWS_ROOT_NAMES
+        .iter()
+        .map(|n| memchr::memmem::Finder::new(n.as_bytes()))
+        .collect();
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|der| -> &'static [u8] { der.as_ref() })
+        .filter(|der| !aws_only || names.iter().any(|f| f.find(der).is_some()))
+        .collect()
+}
+
+#[cfg(test)]
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+fn https_client_trusting(roots: Vec<&'static [u8]>) -> aws_sdk_s3::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{
         rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
     };
-    let mut roots = TrustStore::empty().with_native_roots(false);
-    for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-        roots.add_pem_certificate(pem(der));
+    let mut store = TrustStore::empty().with_native_roots(false);
+    for der in roots {
+        store.add_pem_certificate(pem(der));
     }
     let tls = TlsContext::builder()
-        .with_trust_store(roots)
+        .with_trust_store(store)
         .build()
         .expect("a TLS context of compiled-in roots");
     aws_smithy_http_client::Builder::new()
@@ -250,6 +291,22 @@ mod tests {
             assert_eq!(back, der.as_ref());
         }
         let _client = https_client();
+    }
+
+    #[test]
+    fn talking_to_aws_trusts_exactly_its_five_roots() {
+        let aws = roots(true);
+        assert_eq!(aws.len(), AWS_ROOT_NAMES.len());
+        for name in AWS_ROOT_NAMES {
+            assert_eq!(
+                aws.iter().filter(|d| contains(d, name.as_bytes())).count(),
+                // "Amazon Root CA 1" is also a prefix of no other root's name.
+                1,
+                "{name}"
+            );
+        }
+        assert!(roots(false).len() > 100);
+        let _client = https_client_trusting(aws);
     }
 
     #[test]
