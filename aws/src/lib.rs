@@ -63,14 +63,18 @@ pub const AWS_ROOT_NAMES: [&str; 5] = [
 /// start. Talking to AWS itself, only [`AWS_ROOT_NAMES`] are trusted — five
 /// roots to parse instead of ~150, which was most of the SDK functions'
 /// extra start-up time; with a custom endpoint (`AWS_ENDPOINT_URL*`: moto,
-/// LocalStack, a VPC proxy) all of Mozilla's.
+/// LocalStack, a VPC proxy), or `IVR_TLS_ROOTS=all`, all of Mozilla's.
 pub fn https_client() -> aws_sdk_s3::config::SharedHttpClient {
     let custom_endpoint = std::env::vars_os().any(|(k, _)| {
         k.to_str()
             .is_some_and(|k| k.starts_with("AWS_ENDPOINT_URL"))
     });
-    https_client_trusting(roots(!custom_endpoint))
+    let all = env_value(ENV_TLS_ROOTS).is_some_and(|v| v.eq_ignore_ascii_case("all"));
+    https_client_trusting(roots(!custom_endpoint && !all))
 }
+
+/// `all`: the SDK client trusts every Mozilla root, not only AWS's five.
+pub const ENV_TLS_ROOTS: &str = "IVR_TLS_ROOTS";
 
 /// The compiled-in roots: AWS's only, or all of Mozilla's.
 fn roots(aws_only: bool) -> Vec<&'static [u8]> {
