@@ -40,6 +40,7 @@ import hmac
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -69,9 +70,46 @@ AWS_ENV = {
     "IVR_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:9/123456789012/dead",
     "IVR_STATE_TABLE": "ivr-state",
     "IVR_WORK_TABLE": "ivr-work",
+    "IVR_API_KEYS": "coldstart-key-0123456789abcdef",
     "IVR_RECORDINGS_BUCKET": "ivr-recordings",
     "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
 }
+
+
+def template_env():
+    """Per function, the names of the variables template.yaml gives it (its
+    own `Environment: Variables:`), so each function builds the AWS clients
+    it builds on Lambda and no others. Read with the standard library: a
+    function's block starts at `CodeUri: target/lambda/<name>/`."""
+    with open(os.path.join(REPO, "template.yaml")) as f:
+        lines = f.read().split("\n")
+    names, current, in_vars = {}, None, False
+    for line in lines:
+        m = re.match(r"^  ([A-Za-z0-9]+):$", line)
+        if m:
+            current, in_vars = None, False
+        m = re.search(r"CodeUri: target/lambda/([a-z0-9-]+)/", line)
+        if m:
+            current = m.group(1)
+            names.setdefault(current, [])
+        if current and re.match(r"^        Variables:$", line):
+            in_vars = True
+            continue
+        if in_vars:
+            m = re.match(r"^          ([A-Z0-9_]+):", line)
+            if m:
+                names[current].append(m.group(1))
+            else:
+                in_vars = False
+    return names
+
+
+TEMPLATE_ENV = template_env()
+
+
+def function_env(name):
+    """The dummy values of AWS_ENV for the variables the template gives `name`."""
+    return {k: AWS_ENV[k] for k in TEMPLATE_ENV.get(name, []) if k in AWS_ENV}
 
 
 def layer_config():
@@ -324,7 +362,11 @@ def cold_start(binary, name, log, make_event=apigw_v2_event):
         # template gives the functions that talk to AWS (nothing is contacted
         # at start-up or for a ping).
         "IVR_CONFIG": LAYER_CONFIG,
-        **AWS_ENV,
+        # The template's Globals give every function the account SID.
+        "TWILIO_ACCOUNT_SID": AWS_ENV["TWILIO_ACCOUNT_SID"],
+        "AWS_ACCESS_KEY_ID": AWS_ENV["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        **function_env(name.split(":")[0]),
     }
     log.seek(0)
     log.truncate()
