@@ -333,13 +333,7 @@ impl WorkStore for DynamoWork {
                 _ => break,
             }
         }
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(WorkItem::place)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_one_past(items, limit))
     }
 
     async fn cancel(

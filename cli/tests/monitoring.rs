@@ -201,13 +201,7 @@ fn read_request(stream: &mut TcpStream) -> (String, String) {
         }
     }
     let head = String::from_utf8_lossy(&head).into_owned();
-    let length: usize = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length.min(64 * 1024)];
+    let mut body = vec![0u8; common::content_length(&head).min(64 * 1024)];
     let _ = stream.read_exact(&mut body);
     let mut first = head.lines().next().unwrap_or("").split_whitespace();
     let method = first.next().unwrap_or("").to_string();

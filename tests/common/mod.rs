@@ -758,16 +758,19 @@ fn serve_media(inner: &MediaInner, mut stream: TcpStream) {
     let _ = stream.flush();
 }
 
-/// Passes one request (its head already read from `client`) to `upstream`
-/// and its answer back; one request per connection (`Connection: close`).
-fn relay(upstream: &str, head: &str, mut client: TcpStream) {
-    let length: usize = head
-        .lines()
+/// The `Content-Length` of a request head (0 if it has none).
+pub fn content_length(head: &str) -> usize {
+    head.lines()
         .filter_map(|l| l.split_once(':'))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
         .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
+        .unwrap_or(0)
+}
+
+/// Passes one request (its head already read from `client`) to `upstream`
+/// and its answer back; one request per connection (`Connection: close`).
+fn relay(upstream: &str, head: &str, mut client: TcpStream) {
+    let mut body = vec![0u8; content_length(head)];
     if client.read_exact(&mut body).is_err() {
         return;
     }

@@ -230,13 +230,7 @@ impl WorkStore for SqliteWork {
             for row in rows {
                 items.push(decode(&row.map_err(db)?)?);
             }
-            let next = if items.len() > limit {
-                items.truncate(limit);
-                items.last().map(WorkItem::place)
-            } else {
-                None
-            };
-            Ok(Page { items, next })
+            Ok(Page::from_one_past(items, limit))
         })
     }
 

@@ -89,6 +89,20 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+impl Page {
+    /// A page of `limit` from `items`, read one past it: the extra item
+    /// only says that more follow.
+    pub fn from_one_past(mut items: Vec<WorkItem>, limit: usize) -> Page {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(WorkItem::place)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
 /// The work-item database. Every write is atomic: concurrent callers of
 /// [`WorkStore::create_callback`] with one key, or for one queue and number,
 /// create one item between them.
