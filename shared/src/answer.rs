@@ -15,6 +15,7 @@ use crate::config::reader::Audio;
 use crate::recordings::job::RecordingJob;
 use crate::routes::{Links, Route};
 use crate::twiml::{Play, Prompt, Response, Say, Verb};
+use crate::work::NewCallback;
 
 /// Request parameters: the POST form and the query string, in that order.
 /// Borrowed from the request where no decoding was needed: a webhook carries
@@ -78,6 +79,10 @@ pub enum Effect {
         to: String,
         body: String,
     },
+    /// Create the callback a caller asked for in the queue, at most once
+    /// per call (the shell keys it on the `CallSid`) and at most one live
+    /// callback per queue and number (the work store's rule).
+    CreateCallback(NewCallback),
 }
 
 impl Effect {
@@ -87,6 +92,7 @@ impl Effect {
             Effect::ProcessRecording(_) => "process-recording",
             Effect::RecordTranscription { .. } => "record-transcription",
             Effect::SendSms { .. } => "send-sms",
+            Effect::CreateCallback(_) => "create-callback",
         }
     }
 }
@@ -95,6 +101,10 @@ impl Effect {
 pub struct Reply {
     pub twiml: Response,
     pub effects: Vec<Effect>,
+    /// What the caller hears instead when an effect cannot be carried out
+    /// (the TwiML above promised its result); `None`: the request answers
+    /// 503, for Twilio to retry or give up on.
+    pub if_failed: Option<Response>,
     /// One word or phrase for the logs: what happened on this step.
     pub outcome: String,
 }
@@ -104,6 +114,7 @@ impl Reply {
         Reply {
             twiml,
             effects: Vec::new(),
+            if_failed: None,
             outcome: outcome.into(),
         }
     }

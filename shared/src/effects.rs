@@ -26,6 +26,10 @@ use crate::recordings::{
 };
 use crate::shell::Clock;
 use crate::web::{App, Handled, WebRequest, WebResponse};
+use crate::work::{
+    new_id, CancelOutcome, Created, IdempotencyKey, ListFilter, NewCallback, Page, StoreError,
+    WorkItem, WorkStore,
+};
 
 /// Carries out the flow's effects: `Ok` with what was done, `Err` with why
 /// not (the request then answers 503). [`Effects`] is the implementation
@@ -42,10 +46,11 @@ pub enum Absent {}
 /// The effect runner: the ports effects are carried out with, each one
 /// optional. Build it with [`Effects::none`] and the `with_*` methods.
 #[derive(Debug, Clone)]
-pub struct Effects<Q = Absent, K = Absent, T = Absent> {
+pub struct Effects<Q = Absent, K = Absent, T = Absent, W = Absent> {
     queue: Option<Q>,
     state: Option<K>,
     twilio: Option<T>,
+    work: Option<W>,
 }
 
 /// The runner of a function whose routes have no effects.
@@ -58,6 +63,7 @@ impl Effects {
             queue: None,
             state: None,
             twilio: None,
+            work: None,
         }
     }
 }
@@ -68,36 +74,59 @@ impl Default for Effects {
     }
 }
 
-impl<Q, K, T> Effects<Q, K, T> {
+impl<Q, K, T, W> Effects<Q, K, T, W> {
     /// Recordings ([`Effect::ProcessRecording`]) go onto `queue`.
-    pub fn with_queue<Q2: JobQueue>(self, queue: Q2) -> Effects<Q2, K, T> {
+    pub fn with_queue<Q2: JobQueue>(self, queue: Q2) -> Effects<Q2, K, T, W> {
         Effects {
             queue: Some(queue),
             state: self.state,
             twilio: self.twilio,
+            work: self.work,
         }
     }
 
     /// Transcriptions are kept, and SMS claimed once, in `state`.
-    pub fn with_state<K2: StateStore>(self, state: K2) -> Effects<Q, K2, T> {
+    pub fn with_state<K2: StateStore>(self, state: K2) -> Effects<Q, K2, T, W> {
         Effects {
             queue: self.queue,
             state: Some(state),
             twilio: self.twilio,
+            work: self.work,
         }
     }
 
     /// SMS ([`Effect::SendSms`]) go out through `twilio` (with a state store to claim them in).
-    pub fn with_twilio<T2: TwilioApi>(self, twilio: T2) -> Effects<Q, K, T2> {
+    pub fn with_twilio<T2: TwilioApi>(self, twilio: T2) -> Effects<Q, K, T2, W> {
         Effects {
             queue: self.queue,
             state: self.state,
             twilio: Some(twilio),
+            work: self.work,
+        }
+    }
+
+    /// Callbacks asked for in the queue ([`Effect::CreateCallback`]) become work items in `work`.
+    pub fn with_work<W2: WorkStore>(self, work: W2) -> Effects<Q, K, T, W2> {
+        Effects {
+            queue: self.queue,
+            state: self.state,
+            twilio: self.twilio,
+            work: Some(work),
         }
     }
 }
 
-impl<Q: JobQueue, K: StateStore, T: TwilioApi> EffectRunner for Effects<Q, K, T> {
+/// The idempotency key of the callback a call asked for: one per `CallSid`
+/// however often Twilio repeats the webhook. It has a space, which an API
+/// client's `Idempotency-Key` (visible ASCII only) cannot, so the two never meet.
+pub fn call_callback_key(call_sid: &str) -> IdempotencyKey {
+    IdempotencyKey {
+        key: format!("call {call_sid}"),
+        fingerprint: "asked for in the queue".into(),
+    }
+}
+
+impl<Q: JobQueue, K: StateStore, T: TwilioApi, W: WorkStore> EffectRunner for Effects<Q, K, T, W> {
     async fn run(&self, effect: &Effect) -> Result<String, String> {
         let cannot = || format!("this function cannot carry out {}", effect.name());
         match effect {
@@ -129,6 +158,24 @@ impl<Q: JobQueue, K: StateStore, T: TwilioApi> EffectRunner for Effects<Q, K, T>
                 // Never an error: the caller is still on the line (see `send_sms_once`).
                 Ok(send_sms_once(state, twilio, key, from, to, body, Utc::now()).await)
             }
+            Effect::CreateCallback(new) => {
+                let work = self.work.as_ref().ok_or_else(cannot)?;
+                let call_sid = new
+                    .call_sid
+                    .as_deref()
+                    .ok_or("a callback asked for in the queue needs its CallSid")?;
+                let key = call_callback_key(call_sid);
+                match work
+                    .create_callback(new, Some(&key), new_id(), Utc::now())
+                    .await
+                {
+                    Ok(Created::New(item)) => Ok(format!("created callback {}", item.id)),
+                    Ok(Created::Existing(item)) => {
+                        Ok(format!("callback {} already there", item.id))
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
         }
     }
 }
@@ -149,12 +196,18 @@ pub async fn serve_one<R: EffectRunner>(
             Ok(done) => tracing::info!(effect = effect.name(), result = %done, "effect"),
             Err(e) => {
                 tracing::error!(effect = effect.name(), error = %e, "effect failed");
-                handled.response = WebResponse {
-                    status: 503,
-                    content_type: "text/plain; charset=utf-8",
-                    body: "temporarily unable to accept this callback".into(),
-                };
                 handled.outcome = format!("effect failed: {e}");
+                handled.response = match handled.if_failed.take() {
+                    Some(instead) => {
+                        handled.outcome.push_str(" (the caller was told)");
+                        instead
+                    }
+                    None => WebResponse {
+                        status: 503,
+                        content_type: "text/plain; charset=utf-8",
+                        body: "temporarily unable to accept this callback".into(),
+                    },
+                };
                 break;
             }
         }
@@ -197,6 +250,30 @@ impl StateStore for Absent {
     }
 
     async fn claim_once(&self, _: &str, _: DateTime<Utc>) -> PortResult<bool> {
+        match *self {}
+    }
+}
+
+impl WorkStore for Absent {
+    async fn create_callback(
+        &self,
+        _: &NewCallback,
+        _: Option<&IdempotencyKey>,
+        _: String,
+        _: DateTime<Utc>,
+    ) -> Result<Created, StoreError> {
+        match *self {}
+    }
+
+    async fn get(&self, _: &str) -> PortResult<Option<WorkItem>> {
+        match *self {}
+    }
+
+    async fn list(&self, _: ListFilter, _: Option<&str>, _: usize) -> PortResult<Page> {
+        match *self {}
+    }
+
+    async fn cancel(&self, _: &str, _: &str, _: DateTime<Utc>) -> PortResult<CancelOutcome> {
         match *self {}
     }
 }

@@ -70,6 +70,11 @@ pub fn respond(config: &Config, route: &Route, call: &Call) -> Reply {
             Some((action, q)) => q.result(a, &action.name),
             None => queue::result_elsewhere(a),
         },
+        Route::QueueCallback => match f.calling_queue() {
+            Some((action, q)) => q.callback(a, &action.name),
+            // Not a queue any more: nothing to confirm; the wait goes on.
+            None => queue::wait_elsewhere(),
+        },
         Route::Agent { line, step } => match config.agent_lines.get(line) {
             Some(l) => l.answer(a, *step),
             None => AgentLine::not_in_service(a, line, *step),

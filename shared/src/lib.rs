@@ -12,7 +12,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`ids`], [`twiml`], [`ini`], [`hours`], [`signature`], [`graph`] | leaves: identifier checks; the typed TwiML tree and its one writer; the INI reader; opening hours; webhook signatures; flow-graph nodes and searches |
+//! | [`ids`], [`phone`], [`twiml`], [`ini`], [`hours`], [`signature`], [`graph`] | leaves: identifier checks; typed phone numbers made E.164; the typed TwiML tree and its one writer; the INI reader; opening hours; webhook signatures; flow-graph nodes and searches |
 //! | [`routes`] | every path, parsed and written ([`routes::Links`]) |
 //! | `config::reader` | reading one section: typed values, diagnostics, unknown keys |
 //! | [`answer`] | a request, a reply, effects, and the toolbox for writing TwiML |
@@ -37,6 +37,7 @@ pub mod graph;
 pub mod hours;
 pub mod ids;
 pub mod ini;
+pub mod phone;
 pub mod recordings;
 pub mod routes;
 pub mod shell;

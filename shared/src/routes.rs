@@ -18,6 +18,7 @@
 //! | `/ivr/hangup` | `hangup` | TwiML redirects |
 //! | `/ivr/queue/wait` | `queue-wait` | `<Enqueue waitUrl>` |
 //! | `/ivr/queue/result` | `queue-result` | `<Enqueue action>` |
+//! | `/ivr/queue/callback` | `queue-callback` | the callback offer's `<Gather>`s, in the wait (it creates the work item) |
 //! | `/ivr/agent/{line}` (`…/next`, `…/announce`, `…/pin`) | `agent` | an agent line's number, its `<Dial>` and `<Queue url>` |
 //! | `/twilio/alerts` | `twilio-alerts` | the Console Debugger's webhook: Twilio's errors and warnings ([`crate::alerts`]) |
 //!
@@ -63,6 +64,8 @@ pub enum Route {
     QueueWait,
     /// `/ivr/queue/result`: a queue's `<Enqueue>` action.
     QueueResult,
+    /// `/ivr/queue/callback`: the number to call back, typed or confirmed in the wait.
+    QueueCallback,
     /// `/ivr/agent/{line}`, `…/next`, `…/announce`: an agent line.
     Agent {
         /// The raw, percent-decoded line name.
@@ -87,12 +90,13 @@ pub enum Function {
     RecordingStatus,
     QueueWait,
     QueueResult,
+    QueueCallback,
     Agent,
     TwilioAlerts,
 }
 
 impl Function {
-    pub const ALL: [Function; 13] = [
+    pub const ALL: [Function; 14] = [
         Function::Ping,
         Function::Welcome,
         Function::Hangup,
@@ -104,6 +108,7 @@ impl Function {
         Function::RecordingStatus,
         Function::QueueWait,
         Function::QueueResult,
+        Function::QueueCallback,
         Function::Agent,
         Function::TwilioAlerts,
     ];
@@ -122,6 +127,7 @@ impl Function {
             Function::RecordingStatus => "recording-status",
             Function::QueueWait => "queue-wait",
             Function::QueueResult => "queue-result",
+            Function::QueueCallback => "queue-callback",
             Function::Agent => "agent",
             Function::TwilioAlerts => "twilio-alerts",
         }
@@ -142,6 +148,7 @@ impl Function {
             Function::RecordingStatus => "/ivr/callback/voicemail/alert_sms",
             Function::QueueWait => "/ivr/queue/wait",
             Function::QueueResult => "/ivr/queue/result",
+            Function::QueueCallback => "/ivr/queue/callback",
             Function::Agent => "/ivr/agent/{path+}",
             Function::TwilioAlerts => "/twilio/alerts",
         }
@@ -166,6 +173,7 @@ impl Route {
             "/ivr/callback/voicemail/alert_sms" => Route::RecordingStatus,
             "/ivr/queue/wait" => Route::QueueWait,
             "/ivr/queue/result" => Route::QueueResult,
+            "/ivr/queue/callback" => Route::QueueCallback,
             "/twilio/alerts" => Route::TwilioAlerts,
             _ => {
                 if let Some(seg) = p.strip_prefix("/ivr/menu/") {
@@ -204,6 +212,7 @@ impl Route {
             Route::RecordingStatus => Function::RecordingStatus,
             Route::QueueWait => Function::QueueWait,
             Route::QueueResult => Function::QueueResult,
+            Route::QueueCallback => Function::QueueCallback,
             Route::Agent { .. } => Function::Agent,
             Route::TwilioAlerts => Function::TwilioAlerts,
         }
@@ -223,6 +232,7 @@ impl Route {
             Route::RecordingStatus => "/ivr/callback/voicemail/alert_sms",
             Route::QueueWait => "/ivr/queue/wait",
             Route::QueueResult => "/ivr/queue/result",
+            Route::QueueCallback => "/ivr/queue/callback",
             Route::TwilioAlerts => "/twilio/alerts",
             Route::MenuOption(seg) => return segment_path("/ivr/menu/", seg, ""),
             Route::Action(seg) => return segment_path("/ivr/action/", seg, ""),

@@ -54,6 +54,8 @@ impl WebResponse {
 pub struct Handled {
     pub response: WebResponse,
     pub effects: Vec<Effect>,
+    /// Answered instead of a 503 when an effect fails (see [`crate::answer::Reply::if_failed`]).
+    pub if_failed: Option<WebResponse>,
     pub route: &'static str,
     pub call_sid: Option<String>,
     pub outcome: String,
@@ -78,6 +80,7 @@ impl App {
         let mut h = Handled {
             response: WebResponse::text(200, ""),
             effects: Vec::new(),
+            if_failed: None,
             route: "unknown",
             call_sid: None,
             outcome: String::new(),
@@ -183,6 +186,11 @@ impl App {
             body: reply.twiml.render(),
         };
         h.effects = reply.effects;
+        h.if_failed = reply.if_failed.map(|twiml| WebResponse {
+            status: 200,
+            content_type: "text/xml",
+            body: twiml.render(),
+        });
         h.outcome = reply.outcome;
         h
     }

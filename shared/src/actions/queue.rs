@@ -8,6 +8,21 @@
 //! | `/ivr/action/NAME` (a queue action) | `<Enqueue waitUrl=… action=…>` |
 //! | `/ivr/queue/wait?initiated_by_section=NAME` | one pass of the wait music: announcements, the long-wait offer, hold; a `Digits=1` from the offer answers `<Leave/>` |
 //! | `/ivr/queue/result?initiated_by_section=NAME` | the `<Enqueue>` action: `QueueResult` → after-call SMS and hang up, the long-wait action, or an apology |
+//! | `/ivr/queue/callback?initiated_by_section=NAME&joined=…` | the callback offer (`callback = yes`): the number read back or typed, then the work item |
+//!
+//! **Callbacks.** With `callback = yes` every pass also offers "to be
+//! called back instead, press 2". The conversation that follows stays in
+//! the wait (the caller keeps their place until it is settled): the
+//! caller's number read back digit by digit, 1 to confirm or another
+//! number typed and `#` ([`crate::phone`] makes it E.164 by the called
+//! number's country, or refuses it with a re-prompt). Confirmed, the reply
+//! carries [`Effect::CreateCallback`] — created once per `CallSid` by the
+//! shell — with the time the caller joined the queue as their place in
+//! line, thanks them and hangs up; the `<Enqueue>` action then sees
+//! `QueueResult=hangup` and has nothing more to do. If the item cannot be
+//! stored the caller is told so and keeps waiting. The passes carry the
+//! joining time (`joined`, Unix seconds, signed with the URL) because the
+//! `<Gather>` requests that follow have no `QueueTime`.
 //!
 //! Twilio requests the wait URL when the caller joins and again each time
 //! the previous wait document has finished, with `QueuePosition`,
@@ -19,9 +34,34 @@ use crate::answer::{Answer, Effect, Reply};
 use crate::config::reader::{Audio, Ctx, Sec};
 use crate::graph::{EdgeKind, Node};
 use crate::ids::{is_e164, is_queue_name, is_sid};
+use crate::phone;
 use crate::routes::Route;
 use crate::twiml::{Enqueue, Gather, Play, Prompt, Response, Verb};
+use crate::work::NewCallback;
+use chrono::{DateTime, Utc};
 
+/// The key that takes the callback offer, unless `callback_key` says otherwise.
+pub const DEFAULT_CALLBACK_KEY: &str = "2";
+/// The callback offer; `{key}` is the key.
+pub const DEFAULT_CALLBACK_OFFER: &str =
+    "To be called back instead, press {key}. You keep your place in line.";
+/// Said before the number typed or read back.
+pub const CALLBACK_READ_BACK: &str = "We will call you back on";
+pub const CALLBACK_CONFIRM: &str =
+    "To confirm, press 1. To use another number, type it now, then press hash.";
+pub const CALLBACK_TYPE: &str =
+    "Please type the number we should call you back on, with its area code, then press hash.";
+pub const CALLBACK_REFUSED: &str = "Sorry, that is not a number we can call back.";
+pub const CALLBACK_GIVE_UP: &str =
+    "Sorry, we could not take that number. You keep your place in line.";
+pub const CALLBACK_THANKS: &str =
+    "Thank you. We will call you back; you keep your place in line. Goodbye.";
+pub const CALLBACK_TROUBLE: &str =
+    "Sorry, we cannot take callback requests right now. You keep your place in line.";
+/// Numbers typed before the offer gives up and the caller goes back to waiting.
+pub const CALLBACK_TRIES: u32 = 3;
+/// Seconds a callback prompt waits for the next key (1 alone confirms after this).
+const CALLBACK_TIMEOUT: u32 = 5;
 /// Played while waiting when neither `hold_sample` nor `hold_say` is set: Twilio's demo track.
 pub const DEFAULT_HOLD_MUSIC: &str = "https://demo.twilio.com/docs/classic.mp3";
 /// The key that takes the long-wait offer.
@@ -47,7 +87,18 @@ pub struct Queue {
     pub announce_position: bool,
     pub announce_wait: bool,
     pub long_wait: Option<LongWait>,
+    /// `callback = yes`: every pass offers a callback instead of waiting.
+    pub callback: Option<CallbackOffer>,
     pub after_call_sms: Option<String>,
+}
+
+/// `callback_*`: the offer of a callback that keeps the caller's place in line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackOffer {
+    /// The key that takes it (`callback_key`, one digit).
+    pub key: String,
+    /// `callback_sample` / `callback_say`; the default names the key.
+    pub offer: Option<Audio>,
 }
 
 /// `long_wait_*`: when the wait is long, offer to leave the queue.
@@ -74,6 +125,44 @@ pub(crate) fn queue_name(cx: &mut Ctx, sec: &Sec) -> Option<String> {
         );
         None
     }
+}
+
+/// `callback`, `callback_key`, `callback_sample` / `callback_say`.
+fn parse_callback(cx: &mut Ctx, sec: &Sec, long_wait: bool) -> Option<CallbackOffer> {
+    let on = sec.boolean(cx, "callback").unwrap_or(false);
+    if !on {
+        for key in ["callback_key", "callback_sample", "callback_say"] {
+            sec.pointless_without(cx, key, "`callback = yes`");
+        }
+        return None;
+    }
+    let key = match sec.value("callback_key") {
+        None => DEFAULT_CALLBACK_KEY.to_string(),
+        Some(e) => {
+            let v = e.value.trim();
+            if v.len() != 1 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                cx.err(
+                    e.line,
+                    sec.name(),
+                    Some("callback_key"),
+                    format!("`{v}` is not one key: use a digit 0-9"),
+                );
+                return None;
+            }
+            if long_wait && v == LEAVE_KEY {
+                cx.err(
+                    e.line,
+                    sec.name(),
+                    Some("callback_key"),
+                    format!("{LEAVE_KEY} is the long-wait offer's key here: choose another digit"),
+                );
+                return None;
+            }
+            v.to_string()
+        }
+    };
+    let offer = sec.audio(cx, "callback_sample", "callback_say");
+    Some(CallbackOffer { key, offer })
 }
 
 impl ActionType for Queue {
@@ -130,6 +219,7 @@ impl ActionType for Queue {
                 _ => None,
             },
         };
+        let callback = parse_callback(cx, sec, long_wait.is_some());
         let after_call_sms = sec.text(cx, "after_call_sms").and_then(|text| {
             if text.chars().count() > 1600 {
                 cx.err(
@@ -150,6 +240,7 @@ impl ActionType for Queue {
             announce_position,
             announce_wait,
             long_wait,
+            callback,
             after_call_sms,
         })
     }
@@ -171,6 +262,9 @@ impl ActionType for Queue {
 
     fn summary(&self) -> Vec<String> {
         let mut lines = vec![format!("queue {}", self.queue)];
+        if let Some(cb) = &self.callback {
+            lines.push(format!("callback offer: press {}", cb.key));
+        }
         let said: Vec<&str> = [
             self.announce_position.then_some("position"),
             self.announce_wait.then_some("wait"),
@@ -284,6 +378,16 @@ pub fn wait_phrase(seconds: u32) -> Option<String> {
     }
 }
 
+/// When the caller joined the queue: the `joined` the passes carry (Unix
+/// seconds, never in the future), else now.
+fn joined(a: &Answer) -> DateTime<Utc> {
+    a.param("joined")
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .filter(|t| *t <= a.call.now)
+        .unwrap_or(a.call.now)
+}
+
 fn number(s: Option<&str>) -> Option<u32> {
     s.and_then(|v| v.trim().parse::<u32>().ok())
 }
@@ -338,6 +442,9 @@ impl Queue {
                     );
                 }
             }
+            if q.callback.as_ref().is_some_and(|cb| cb.key == digits) {
+                return q.callback_start(a, name);
+            }
             // Any other key: back to the music (the offer comes round again).
             let mut r = Response::new();
             for p in q.hold_prompts(a) {
@@ -375,28 +482,216 @@ impl Queue {
             wait.map_or(0, |w| w.queue_time),
             if pass.offer { ", long wait" } else { "" }
         );
-        match q.long_wait.as_ref().filter(|_| pass.offer) {
-            Some(lw) => {
-                prompts.push(match &lw.offer {
-                    Some(audio) => a.prompt(audio),
-                    None => Prompt::Say(a.say(DEFAULT_LONG_WAIT_OFFER)),
-                });
-                prompts.extend(q.hold_prompts(a));
-                r.push(Verb::Gather(Gather {
-                    num_digits: Some(1),
-                    action: Some(a.section_url(Route::QueueWait, name)),
-                    timeout: Some(OFFER_TIMEOUT),
-                    children: prompts,
-                }));
+        let long_wait = q.long_wait.as_ref().filter(|_| pass.offer);
+        if let Some(lw) = long_wait {
+            prompts.push(match &lw.offer {
+                Some(audio) => a.prompt(audio),
+                None => Prompt::Say(a.say(DEFAULT_LONG_WAIT_OFFER)),
+            });
+        }
+        if let Some(cb) = &q.callback {
+            prompts.push(match &cb.offer {
+                Some(audio) => a.prompt(audio),
+                None => Prompt::Say(a.say(&DEFAULT_CALLBACK_OFFER.replace("{key}", &cb.key))),
+            });
+        }
+        prompts.extend(q.hold_prompts(a));
+        if long_wait.is_some() || q.callback.is_some() {
+            // The joining time rides along for the callback's place in line.
+            let joined =
+                (a.call.now.timestamp() - i64::from(wait.map_or(0, |w| w.queue_time))).to_string();
+            let mut query = vec![("initiated_by_section", name)];
+            if q.callback.is_some() {
+                query.push(("joined", &joined));
             }
-            None => {
-                prompts.extend(q.hold_prompts(a));
-                for p in prompts {
-                    r.push(p.into());
-                }
+            r.push(Verb::Gather(Gather {
+                num_digits: Some(1),
+                action: Some(a.links.to(&Route::QueueWait, &query)),
+                timeout: Some(OFFER_TIMEOUT),
+                children: prompts,
+            }));
+        } else {
+            for p in prompts {
+                r.push(p.into());
             }
         }
         Reply::new(r, outcome)
+    }
+
+    /// The callback key, pressed in the wait: the caller's own number read
+    /// back to confirm, or (withheld, or not one to call back) a request to type one.
+    fn callback_start(&self, a: &Answer, name: &str) -> Reply {
+        let called = a.param("To").filter(|t| is_e164(t));
+        let Some(called) = called else {
+            return self.callback_trouble(a, "the called number (To) is not E.164");
+        };
+        let joined = joined(a).timestamp().to_string();
+        match a.param("From").filter(|f| phone::is_callable(f)) {
+            Some(from) => self.callback_read_back(a, name, &joined, from, called, 0),
+            None => self.callback_ask(a, name, &joined, None, 0),
+        }
+    }
+
+    /// "We will call you back on 0 7 7 0 0 …": 1 confirms `number`, or another is typed.
+    fn callback_read_back(
+        &self,
+        a: &Answer,
+        name: &str,
+        joined: &str,
+        number: &str,
+        called: &str,
+        tries: u32,
+    ) -> Reply {
+        let text = format!(
+            "{CALLBACK_READ_BACK} {}. {CALLBACK_CONFIRM}",
+            phone::spoken(number, called)
+        );
+        let tries = tries.to_string();
+        let url = a.links.to(
+            &Route::QueueCallback,
+            &[
+                ("initiated_by_section", name),
+                ("joined", joined),
+                ("number", number),
+                ("tries", &tries),
+            ],
+        );
+        Reply::single(
+            Verb::Gather(Gather {
+                num_digits: None,
+                action: Some(url),
+                timeout: Some(CALLBACK_TIMEOUT),
+                children: vec![Prompt::Say(a.say(&text))],
+            }),
+            format!("queue {}: callback to {number}?", self.queue),
+        )
+    }
+
+    /// "Please type the number…", after `before` (an apology) if any.
+    fn callback_ask(
+        &self,
+        a: &Answer,
+        name: &str,
+        joined: &str,
+        before: Option<&str>,
+        tries: u32,
+    ) -> Reply {
+        let tries_s = tries.to_string();
+        let url = a.links.to(
+            &Route::QueueCallback,
+            &[
+                ("initiated_by_section", name),
+                ("joined", joined),
+                ("tries", &tries_s),
+            ],
+        );
+        let mut children = Vec::new();
+        if let Some(b) = before {
+            children.push(Prompt::Say(a.say(b)));
+        }
+        children.push(Prompt::Say(a.say(CALLBACK_TYPE)));
+        Reply::single(
+            Verb::Gather(Gather {
+                num_digits: None,
+                action: Some(url),
+                timeout: Some(CALLBACK_TIMEOUT),
+                children,
+            }),
+            format!(
+                "queue {}: callback number asked (try {})",
+                self.queue,
+                tries + 1
+            ),
+        )
+    }
+
+    /// The callback cannot be taken: say so; the wait music comes back (the
+    /// document ends and Twilio asks the wait URL again).
+    fn callback_trouble(&self, a: &Answer, why: &str) -> Reply {
+        tracing::warn!(queue = %self.queue, why, "no callback");
+        Reply::single(
+            Verb::Say(a.say(CALLBACK_TROUBLE)),
+            format!("queue {}: no callback ({why})", self.queue),
+        )
+    }
+
+    /// `/ivr/queue/callback`: what the caller pressed after the read-back or
+    /// the request to type a number.
+    pub fn callback(&self, a: &Answer, name: &str) -> Reply {
+        if self.callback.is_none() {
+            return self.callback_trouble(a, "callbacks are not offered in this queue");
+        }
+        let Some(called) = a.param("To").filter(|t| is_e164(t)) else {
+            return self.callback_trouble(a, "the called number (To) is not E.164");
+        };
+        let joined_at = joined(a);
+        let joined = joined_at.timestamp().to_string();
+        let tries = number(a.param("tries")).unwrap_or(0);
+        let proposed = a.param("number").filter(|n| phone::is_callable(n));
+        let digits = a.param("Digits").unwrap_or("");
+        if digits == "1" {
+            if let Some(to) = proposed {
+                return self.callback_confirmed(a, to, called, joined_at);
+            }
+        }
+        if digits.is_empty() {
+            // Nothing typed: back to the wait music.
+            return Reply::new(
+                Response::new(),
+                format!("queue {}: callback not asked for after all", self.queue),
+            );
+        }
+        match phone::normalise(digits, called) {
+            Ok(n) => self.callback_read_back(a, name, &joined, &n, called, tries),
+            Err(why) => {
+                tracing::info!(queue = %self.queue, %why, "callback number refused");
+                if tries + 1 >= CALLBACK_TRIES {
+                    Reply::single(
+                        Verb::Say(a.say(CALLBACK_GIVE_UP)),
+                        format!(
+                            "queue {}: callback number refused ({why}), gave up",
+                            self.queue
+                        ),
+                    )
+                } else {
+                    let mut r =
+                        self.callback_ask(a, name, &joined, Some(CALLBACK_REFUSED), tries + 1);
+                    r.outcome = format!("queue {}: callback number refused ({why})", self.queue);
+                    r
+                }
+            }
+        }
+    }
+
+    fn callback_confirmed(
+        &self,
+        a: &Answer,
+        to: &str,
+        called: &str,
+        joined_at: DateTime<Utc>,
+    ) -> Reply {
+        let Some(call_sid) = a.param("CallSid").filter(|s| is_sid(s, "CA")) else {
+            return self.callback_trouble(a, "no valid CallSid");
+        };
+        let mut r = Response::new();
+        r.push(Verb::Say(a.say(CALLBACK_THANKS)));
+        r.push(Verb::Hangup);
+        let mut reply = Reply::new(
+            r,
+            format!("queue {}: callback to {to} asked for", self.queue),
+        );
+        reply.effects.push(Effect::CreateCallback(NewCallback {
+            to: to.to_string(),
+            from: called.to_string(),
+            queue: self.queue.clone(),
+            note: None,
+            joined_at,
+            call_sid: Some(call_sid.to_string()),
+        }));
+        let mut sorry = Response::new();
+        sorry.push(Verb::Say(a.say(CALLBACK_TROUBLE)));
+        reply.if_failed = Some(sorry);
+        reply
     }
 
     /// `/ivr/queue/result`: the `<Enqueue>` action, once the caller is out of the queue.

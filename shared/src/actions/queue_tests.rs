@@ -24,6 +24,7 @@ fn queue() -> Queue {
             action: "vm".into(),
             offer: None,
         }),
+        callback: None,
         after_call_sms: None,
     }
 }
@@ -231,6 +232,7 @@ fn a_queue_and_its_agent_line_load_with_defaults() {
                 action: "vm".into(),
                 offer: None
             }),
+            callback: None,
             after_call_sms: Some("Thanks for calling!".into()),
         }
     );
@@ -520,10 +522,17 @@ fn names(n: &Node) -> Vec<&str> {
     n.children.iter().map(|c| c.name.as_str()).collect()
 }
 
+/// The repository's config without its callback offer (what the wait-music tests are about).
+fn no_callback() -> String {
+    let without = REPO.replace("callback = yes\n", "");
+    assert_ne!(without, REPO);
+    without
+}
+
 fn wait(params: &[(&str, &str)]) -> (Node, crate::flow::Reply) {
     let mut p = vec![("initiated_by_section", "callin")];
     p.extend_from_slice(params);
-    run(REPO, Route::QueueWait, &p, ON_AIR)
+    run(&no_callback(), Route::QueueWait, &p, ON_AIR)
 }
 
 fn result(cfg: &str, params: &[(&str, &str)]) -> (Node, crate::flow::Reply) {
@@ -1099,4 +1108,322 @@ fn a_recorded_line_without_a_pin_is_a_warning_and_a_bad_pin_an_error() {
             "{bad}: {errs:?}"
         );
     }
+}
+
+// ---- the callback offer (`callback = yes`) ----
+
+/// A caller in the repository's queue, with the callback offer on.
+fn in_queue(route: Route, params: &[(&str, &str)]) -> (Node, crate::flow::Reply) {
+    let mut p = vec![
+        ("initiated_by_section", "callin"),
+        ("CallSid", CALL),
+        ("From", CALLER),
+        ("To", LINE_NUMBER),
+    ];
+    p.extend_from_slice(params);
+    run(REPO, route, &p, ON_AIR)
+}
+
+fn query_of(url: &str) -> Vec<(String, String)> {
+    let q = url.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+fn q<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn callback_keys_load_and_their_mistakes_are_named() {
+    let l = loaded(&with(""));
+    assert_eq!(queue_of(&l.config, "callin").callback, None);
+    let on = BASE_CONFIG.replace("queue = radio\nlong", "queue = radio\ncallback = yes\nlong");
+    let cb = queue_of(&loaded(&on).config, "callin").callback.unwrap();
+    assert_eq!(cb.key, "2");
+    assert_eq!(cb.offer, None);
+    let custom = on.replace(
+        "callback = yes\n",
+        "callback = yes\ncallback_key = 5\ncallback_say = Press 5 for a call back.\n",
+    );
+    let cb = queue_of(&loaded(&custom).config, "callin")
+        .callback
+        .unwrap();
+    assert_eq!(cb.key, "5");
+    assert_eq!(
+        cb.offer,
+        Some(Audio::Say("Press 5 for a call back.".into()))
+    );
+    // Line 14 is the key's: BASE_CONFIG's [action_callin] starts on line 10.
+    assert_error(
+        &on.replace("callback = yes\n", "callback = yes\ncallback_key = 1\n"),
+        "c.ini:14: [action_callin] callback_key: 1 is the long-wait offer's key here: choose another digit",
+    );
+    assert_error(
+        &on.replace("callback = yes\n", "callback = yes\ncallback_key = 22\n"),
+        "c.ini:14: [action_callin] callback_key: `22` is not one key: use a digit 0-9",
+    );
+    assert_error(
+        &on.replace("callback = yes\n", "callback = maybe\n"),
+        "c.ini:13: [action_callin] callback: `maybe` is not yes/no",
+    );
+    assert_error(
+        &BASE_CONFIG.replace(
+            "queue = radio\nlong",
+            "queue = radio\ncallback_key = 3\nlong",
+        ),
+        "c.ini:13: [action_callin] callback_key: has no effect without `callback = yes`",
+    );
+    // Without a long wait, 1 may take the callback.
+    let one = "[ivr]\ntimezone = Europe/London\n[ivr_menu]\nsay = Hi.\n[ivr_menu_option_1]\naction = q\n[action_q]\ntype = queue\nqueue = radio\ncallback = yes\ncallback_key = 1\n[agent_line_dj]\nqueue = radio\nagents = +447700900010\n";
+    assert_eq!(
+        queue_of(&loaded(one).config, "q").callback.unwrap().key,
+        "1"
+    );
+}
+
+#[test]
+fn every_pass_offers_the_callback_and_carries_the_joining_time() {
+    let (t, r) = in_queue(
+        Route::QueueWait,
+        &[
+            ("QueuePosition", "3"),
+            ("QueueTime", "90"),
+            ("AvgQueueTime", "60"),
+        ],
+    );
+    assert_eq!(names(&t), ["Gather"], "{}", r.twiml.render());
+    let g = &t.children[0];
+    assert_eq!(names(g), ["Say", "Say", "Play"]);
+    assert_eq!(
+        g.children[1].text,
+        "To be called back instead, press 2. You keep your place in line."
+    );
+    let query = query_of(g.attr("action").unwrap());
+    assert!(g
+        .attr("action")
+        .unwrap()
+        .starts_with("https://ivr.example/api/ivr/queue/wait?"));
+    // 10:00:00 less 90 seconds of waiting.
+    let joined = DateTime::parse_from_rfc3339("2026-11-24T09:58:30Z").unwrap();
+    assert_eq!(
+        q(&query, "joined"),
+        Some(joined.timestamp().to_string().as_str())
+    );
+    // A long wait offers both, the voicemail first.
+    let (t, _) = in_queue(
+        Route::QueueWait,
+        &[
+            ("QueuePosition", "3"),
+            ("QueueTime", "400"),
+            ("AvgQueueTime", "60"),
+        ],
+    );
+    let g = &t.children[0];
+    assert_eq!(names(g), ["Say", "Say", "Say", "Play"]);
+    assert!(g.children[1].text.contains("press 1"));
+    assert!(g.children[2].text.contains("press 2"));
+}
+
+#[test]
+fn the_callback_key_reads_the_callers_number_back() {
+    let (t, r) = in_queue(
+        Route::QueueWait,
+        &[("Digits", "2"), ("joined", "1795000000")],
+    );
+    assert_eq!(names(&t), ["Gather"]);
+    let g = &t.children[0];
+    assert_eq!(
+        g.attr("numDigits"),
+        None,
+        "a number or 1, ended by # or the timeout"
+    );
+    assert_eq!(
+        g.children[0].text,
+        "We will call you back on 0 7 7 0 0 9 0 0 5 5 5. To confirm, press 1. To use another number, type it now, then press hash."
+    );
+    let action = g.attr("action").unwrap();
+    assert!(
+        action.starts_with("https://ivr.example/api/ivr/queue/callback?"),
+        "{action}"
+    );
+    let query = query_of(action);
+    assert_eq!(q(&query, "number"), Some(CALLER));
+    assert_eq!(q(&query, "joined"), Some("1795000000"));
+    assert_eq!(q(&query, "initiated_by_section"), Some("callin"));
+    assert!(
+        r.effects.is_empty(),
+        "nothing is stored before the caller confirms"
+    );
+    // A withheld number: asked to type one.
+    let (t, _) = run(
+        REPO,
+        Route::QueueWait,
+        &[
+            ("initiated_by_section", "callin"),
+            ("CallSid", CALL),
+            ("From", "+266696687"),
+            ("To", LINE_NUMBER),
+            ("Digits", "2"),
+        ],
+        ON_AIR,
+    );
+    let g = &t.children[0];
+    assert_eq!(g.children[0].text, CALLBACK_TYPE);
+    assert_eq!(q(&query_of(g.attr("action").unwrap()), "number"), None);
+}
+
+#[test]
+fn confirming_creates_the_callback_once_and_hangs_up() {
+    let joined = "1795000000";
+    let (t, r) = in_queue(
+        Route::QueueCallback,
+        &[
+            ("Digits", "1"),
+            ("number", CALLER),
+            ("joined", joined),
+            ("tries", "0"),
+        ],
+    );
+    assert_eq!(names(&t), ["Say", "Hangup"]);
+    assert_eq!(t.children[0].text, CALLBACK_THANKS);
+    assert_eq!(
+        r.effects,
+        [Effect::CreateCallback(NewCallback {
+            to: CALLER.into(),
+            from: LINE_NUMBER.into(),
+            queue: "ask-the-plumber".into(),
+            note: None,
+            joined_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
+            call_sid: Some(CALL.into()),
+        })]
+    );
+    let sorry = r
+        .if_failed
+        .expect("what the caller hears if it cannot be stored");
+    assert_eq!(
+        parse(&sorry.render()).unwrap().children[0].text,
+        CALLBACK_TROUBLE,
+        "told, and back to the wait music (no hang-up)"
+    );
+    // A joining time in the future (or none) is now.
+    let (_, r) = in_queue(
+        Route::QueueCallback,
+        &[
+            ("Digits", "1"),
+            ("number", CALLER),
+            ("joined", "9999999999"),
+        ],
+    );
+    match &r.effects[..] {
+        [Effect::CreateCallback(n)] => {
+            assert_eq!(n.joined_at.to_rfc3339(), "2026-11-24T10:00:00+00:00")
+        }
+        other => panic!("{other:?}"),
+    }
+    // No CallSid: no item, an apology, the wait goes on.
+    let (t, r) = run(
+        REPO,
+        Route::QueueCallback,
+        &[
+            ("initiated_by_section", "callin"),
+            ("To", LINE_NUMBER),
+            ("Digits", "1"),
+            ("number", CALLER),
+        ],
+        ON_AIR,
+    );
+    assert_eq!(names(&t), ["Say"]);
+    assert!(r.effects.is_empty());
+}
+
+#[test]
+fn a_typed_national_number_is_made_e164_and_read_back() {
+    let (t, r) = in_queue(
+        Route::QueueCallback,
+        &[
+            ("Digits", "07700900123"),
+            ("number", CALLER),
+            ("joined", "1795000000"),
+        ],
+    );
+    assert!(r.effects.is_empty());
+    let g = &t.children[0];
+    assert!(
+        g.children[0]
+            .text
+            .starts_with("We will call you back on 0 7 7 0 0 9 0 0 1 2 3."),
+        "{}",
+        g.children[0].text
+    );
+    let query = query_of(g.attr("action").unwrap());
+    assert_eq!(q(&query, "number"), Some("+447700900123"));
+    // … and 1 confirms that one.
+    let (_, r) = in_queue(
+        Route::QueueCallback,
+        &[
+            ("Digits", "1"),
+            ("number", "+447700900123"),
+            ("joined", "1795000000"),
+        ],
+    );
+    assert!(matches!(&r.effects[..], [Effect::CreateCallback(n)] if n.to == "+447700900123"));
+}
+
+#[test]
+fn an_invalid_number_is_refused_with_a_reprompt_then_given_up_on() {
+    let (t, r) = in_queue(Route::QueueCallback, &[("Digits", "999"), ("tries", "0")]);
+    assert!(r.effects.is_empty());
+    let g = &t.children[0];
+    assert_eq!(names(&t), ["Gather"]);
+    assert_eq!(g.children[0].text, CALLBACK_REFUSED);
+    assert_eq!(g.children[1].text, CALLBACK_TYPE);
+    assert_eq!(q(&query_of(g.attr("action").unwrap()), "tries"), Some("1"));
+    assert!(r.outcome.contains("refused"), "{}", r.outcome);
+    // 1 with nothing to confirm is a number too short to call.
+    let (t, _) = in_queue(Route::QueueCallback, &[("Digits", "1"), ("tries", "1")]);
+    assert_eq!(
+        q(&query_of(t.children[0].attr("action").unwrap()), "tries"),
+        Some("2")
+    );
+    // The third refusal: back to waiting, nothing stored.
+    let (t, r) = in_queue(Route::QueueCallback, &[("Digits", "0900"), ("tries", "2")]);
+    assert_eq!(names(&t), ["Say"]);
+    assert_eq!(t.children[0].text, CALLBACK_GIVE_UP);
+    assert!(r.effects.is_empty());
+    // A forged `number` is not confirmed: it must be a number worth calling.
+    let (t, r) = in_queue(
+        Route::QueueCallback,
+        &[("Digits", "1"), ("number", "+4487123")],
+    );
+    assert!(r.effects.is_empty());
+    assert_eq!(names(&t), ["Gather"]);
+}
+
+#[test]
+fn callbacks_where_the_queue_does_not_offer_them_change_nothing() {
+    let (t, r) = run(
+        &no_callback(),
+        Route::QueueCallback,
+        &[
+            ("initiated_by_section", "callin"),
+            ("CallSid", CALL),
+            ("To", LINE_NUMBER),
+            ("Digits", "1"),
+            ("number", CALLER),
+        ],
+        ON_AIR,
+    );
+    assert_eq!(names(&t), ["Say"]);
+    assert!(r.effects.is_empty());
+    let (t, r) = run(
+        REPO,
+        Route::QueueCallback,
+        &[("initiated_by_section", "nope"), ("Digits", "1")],
+        ON_AIR,
+    );
+    assert_eq!(names(&t), ["Play"]);
+    assert!(r.effects.is_empty());
+    // Pressing 2 where no callback is offered keeps waiting.
+    let (t, _) = wait(&[("Digits", "2")]);
+    assert_eq!(names(&t), ["Play"]);
 }
