@@ -175,6 +175,25 @@ def main():
         _, code, logs = run(binary, "api", [], {**AWS_ENV, "IVR_API_KEYS": "short"})
         check(code != 0 and "refusing to start" in logs and "IVR_API_KEYS" in logs, "api: refuses to start on a malformed key list")
 
+    if "queue-callback" in args.functions:
+        binary = os.path.join(args.bin_dir, "queue-callback")
+        q = "initiated_by_section=callin&joined=1795000000"
+        typed = http_api_event("POST", "/ivr/queue/callback", HOST, {**CALL, "Digits": "07700900123"}, TOKEN, query=q)
+        confirm = http_api_event("POST", "/ivr/queue/callback", HOST, {**CALL, "Digits": "1"}, TOKEN, query=q + "&number=%2B447700900123")
+        # The work table is unreachable (AWS_ENDPOINT_URL is a closed port).
+        answers, _, logs = run(binary, "queue-callback", [typed, confirm], AWS_ENV, timeout=60)
+        check(len(answers) == 2, f"queue-callback: answered two events ({logs[-300:]})")
+        if len(answers) == 2:
+            r = answers[0][1]
+            check(r["statusCode"] == 200 and "0 7 7 0 0 9 0 0 1 2 3" in r["body"] and "number=%2B447700900123" in r["body"], "queue-callback: a typed national number is read back and carried as E.164")
+            r = answers[1][1]
+            check(r["statusCode"] == 200 and "cannot take callback requests" in r["body"] and "<Hangup" not in r["body"], "queue-callback: a store it cannot reach → the caller is told and keeps waiting (200, no 503)")
+        check("effect failed" in logs, "queue-callback: the failed store write is logged")
+        env = dict(AWS_ENV)
+        del env["IVR_WORK_TABLE"]
+        _, code, logs = run(binary, "queue-callback", [], env)
+        check(code != 0 and "refusing to start" in logs and "IVR_WORK_TABLE" in logs, "queue-callback: refuses to start without its table")
+
     if "recording-worker" in args.functions:
         binary = os.path.join(args.bin_dir, "recording-worker")
         env = dict(AWS_ENV)

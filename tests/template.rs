@@ -224,6 +224,11 @@ fn least_privilege_each_function_gets_only_the_rights_it_uses() {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            // A confirmed callback: conditional puts in one transaction, a read of one already there.
+            "queue-callback" => ["dynamodb:GetItem", "dynamodb:PutItem"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             // Claims each after-call SMS once; the SMS itself is a Twilio REST call.
             "queue-result" => ["dynamodb:PutItem".to_string()].into_iter().collect(),
             "recording-worker" => [

@@ -47,6 +47,25 @@ pub async fn run_queue_result() -> Result<(), Error> {
     shared::lambda::serve(st, runner).await
 }
 
+/// `queue-callback`: `/ivr/queue/callback` (the callback offer in the wait;
+/// a confirmed callback becomes a work item in `IVR_WORK_TABLE`, once per call).
+pub async fn run_queue_callback() -> Result<(), Error> {
+    let function = Function::QueueCallback;
+    let st = start(function.name(), Some(function));
+    let table = work_table().unwrap_or_else(|e| refuse(function.name(), &e));
+    let conf = crate::sdk_config().await;
+    let runner = Effects::none().with_work(crate::DynamoWork::from_conf(&conf, table));
+    shared::lambda::serve(st, runner).await
+}
+
+/// `IVR_WORK_TABLE`, the work-item table.
+fn work_table() -> Result<String, String> {
+    std::env::var(crate::work::ENV_WORK_TABLE)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| "IVR_WORK_TABLE is not set: the work-item table".to_string())
+}
+
 /// `api`: the work-item API, `/api/callbacks…`, on the DynamoDB table
 /// `IVR_WORK_TABLE`, keys from `IVR_API_KEYS` (none: the API answers 404).
 /// Refuses to start without the table or with a malformed key list.
@@ -55,10 +74,7 @@ pub async fn run_api() -> Result<(), Error> {
     let st = start(name, None);
     let keys = ApiKeys::parse(std::env::var(ENV_API_KEYS).ok().as_deref())
         .unwrap_or_else(|e| refuse(name, &e));
-    let table = std::env::var(crate::work::ENV_WORK_TABLE)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| refuse(name, "IVR_WORK_TABLE is not set: the work-item table"));
+    let table = work_table().unwrap_or_else(|e| refuse(name, &e));
     if keys.is_off() {
         tracing::warn!(
             function = name,

@@ -313,13 +313,14 @@ pub async fn work_api(st: &Startup, data_dir: &Path) -> Result<WorkApi, String> 
         }
     };
     Ok(shared::work::api::Api {
-        store,
+        store: std::sync::Arc::new(store),
         keys,
         queues: st.app.config.queues(),
     })
 }
 
-pub type WorkApi = shared::work::api::Api<AnyWork>;
+/// The API and the effect runner share one store (one SQLite connection).
+pub type WorkApi = shared::work::api::Api<std::sync::Arc<AnyWork>>;
 
 impl shared::work::WorkStore for AnyWork {
     async fn create_callback(

@@ -27,11 +27,11 @@ use shared::web::{WebRequest, MAX_BODY};
 use tokio::sync::Semaphore;
 
 use crate::adapters::WorkApi;
-use crate::adapters::{self, AnyState, AnyTwilio};
+use crate::adapters::{self, AnyState, AnyTwilio, AnyWork};
 use crate::worker::{self, LocalQueue, Worker};
 
 /// What carries out `ivr serve`'s effects.
-type Runner = Effects<LocalQueue, AnyState, AnyTwilio>;
+type Runner = Effects<LocalQueue, AnyState, AnyTwilio, Arc<AnyWork>>;
 
 /// How `ivr serve` treats connections: flags of `ivr serve`, each with an
 /// environment variable (so a test harness can set them without flags).
@@ -106,15 +106,16 @@ pub fn run(config: Option<PathBuf>, port: u16, limits: Limits) -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let runner = match pipeline(&startup).await {
-            Ok(r) => r,
+        let api = match adapters::work_api(&startup, &shell::data_dir()).await {
+            Ok(a) => a,
             Err(e) => {
                 eprintln!("ivr serve: {e}");
                 return ExitCode::from(1);
             }
         };
-        let api = match adapters::work_api(&startup, &shell::data_dir()).await {
-            Ok(a) => a,
+        let runner = match pipeline(&startup).await {
+            // Callbacks asked for in the queue go into the API's database.
+            Ok(r) => r.with_work(api.store.clone()),
             Err(e) => {
                 eprintln!("ivr serve: {e}");
                 return ExitCode::from(1);
@@ -131,7 +132,7 @@ pub fn run(config: Option<PathBuf>, port: u16, limits: Limits) -> ExitCode {
 
 /// The recordings pipeline for this process: the adapters, the worker on
 /// them, and the effect runner feeding it.
-async fn pipeline(st: &Startup) -> Result<Runner, String> {
+async fn pipeline(st: &Startup) -> Result<Effects<LocalQueue, AnyState, AnyTwilio>, String> {
     let data_dir = shell::data_dir();
     let a = adapters::from_env(st, &data_dir).await?;
     let queue = worker::start(

@@ -636,6 +636,12 @@ impl Sim {
                     to: Some(to.clone()),
                     body: body.clone(),
                 }),
+                Effect::CreateCallback(new) => out.emit(Event::Effect {
+                    what: format!(
+                        "callback to {} from {} in queue {} (a work item under `ivr serve`; not stored in-process)",
+                        new.to, new.from, new.queue
+                    ),
+                }),
             }
         }
         if !(200..300).contains(&answer.status) {

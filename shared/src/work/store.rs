@@ -138,3 +138,38 @@ pub trait WorkStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<CancelOutcome, PortError>> + Send;
 }
+
+/// A shared store is a store: the API and the effect runner of one process use one.
+impl<W: WorkStore> WorkStore for std::sync::Arc<W> {
+    async fn create_callback(
+        &self,
+        new: &NewCallback,
+        key: Option<&IdempotencyKey>,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> Result<Created, StoreError> {
+        (**self).create_callback(new, key, id, now).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<WorkItem>, PortError> {
+        (**self).get(id).await
+    }
+
+    async fn list(
+        &self,
+        filter: ListFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, PortError> {
+        (**self).list(filter, after, limit).await
+    }
+
+    async fn cancel(
+        &self,
+        id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CancelOutcome, PortError> {
+        (**self).cancel(id, reason, now).await
+    }
+}
