@@ -516,6 +516,7 @@ fn companions(key: &str) -> &'static [(&'static str, &'static str)] {
             ("long_wait_seconds", "300"),
             ("long_wait_action", "goodbye"),
         ],
+        "callback_key" | "callback_sample" | "callback_say" => &[("callback", "yes")],
         _ => &[],
     }
 }
