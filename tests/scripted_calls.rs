@@ -495,19 +495,69 @@ fn repo_dst_change_days() {
 
 /// `ivr call --config config.ini --entry ENTRY --at AT --json ARGS…`.
 fn line_call(entry: &str, at: &str, args: &[&str]) -> Transcript {
+    line_call_in(&repo_config(), entry, at, args)
+}
+
+fn line_call_in(config: &Path, entry: &str, at: &str, args: &[&str]) -> Transcript {
     let mut cmd = ivr_command();
     cmd.arg("call")
         .arg("--config")
-        .arg(repo_config())
+        .arg(config)
         .args(["--entry", entry, "--at", at, "--json"])
         .args(args);
     run_call(cmd, true)
 }
 
+/// The repository's config.ini without its callback offer: the transcripts
+/// below are about the rounds of waiting themselves (the offer has its own,
+/// [`callin_asks_for_a_callback_and_hangs_up`], and `cli/tests/work_api.rs`).
+fn repo_without_callback() -> TempConfig {
+    let text = read(&repo_config());
+    write_config("no-callback", &replace_once(&text, "callback = yes\n", ""))
+}
+
 fn callin(at: &str, args: &[&str]) -> Vec<String> {
-    let t = line_call("/ivr/action/callin", at, args);
+    let cfg = repo_without_callback();
+    let t = line_call_in(&cfg.path, "/ivr/action/callin", at, args);
     t.assert_ok();
     t.lines()
+}
+
+#[test]
+fn callin_asks_for_a_callback_and_hangs_up() {
+    let t = line_call(
+        "/ivr/action/callin",
+        TUESDAY_MORNING,
+        &[
+            "--queue-position",
+            "3",
+            "--queue",
+            "hangup",
+            "--press",
+            "2,1",
+        ],
+    );
+    t.assert_ok();
+    assert_eq!(
+        t.lines(),
+        script(&[
+            CALLIN,
+            &[
+                "  say You are caller number 3.",
+                "  say To be called back instead, press 2. You keep your place in line.",
+                "  play https://demo.twilio.com/docs/classic.mp3",
+                "gather 2",
+                "  say We will call you back on 0 7 7 0 0 9 0 0 5 5 5. To confirm, press 1. To use another number, type it now, then press hash.",
+                "gather 1",
+                // The effect comes with the answer, before its TwiML plays.
+                "callback to +447700900555 from +442079460100 in queue ask-the-plumber (a work item under `ivr serve`; not stored in-process)",
+                "say Thank you. We will call you back; you keep your place in line. Goodbye.",
+                "hangup",
+                "callback /ivr/queue/result?initiated_by_section=callin",
+                "end: hangup",
+            ],
+        ])
+    );
 }
 
 const CALLIN: &[&str] = &[
@@ -824,7 +874,8 @@ fn an_unlisted_number_cannot_take_callers() {
 
 #[test]
 fn the_call_in_line_over_http_texts_once_per_conversation() {
-    let server = Server::builder(repo_config()).now(TUESDAY_MORNING).start();
+    let cfg = repo_without_callback();
+    let server = Server::builder(&cfg.path).now(TUESDAY_MORNING).start();
     // Written by the webhook before it answers: there when the reply is.
     let texts = || -> Vec<Value> {
         let mut out: Vec<Value> = server

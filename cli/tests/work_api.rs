@@ -206,8 +206,14 @@ fn a_caller_asks_for_a_callback_and_the_api_shows_it_once() {
     let s = queue_server(&data);
     // Press 2 in the wait, then 1: the caller ID, confirmed.
     let out = call_in(&s, "2,1", &["--call-sid", CALL_SID]);
-    assert!(out.contains("We will call you back on 0 7 7 0 0 9 0 0 5 5 5"), "{out}");
-    assert!(out.contains("you keep your place in line. Goodbye."), "{out}");
+    assert!(
+        out.contains("We will call you back on 0 7 7 0 0 9 0 0 5 5 5"),
+        "{out}"
+    );
+    assert!(
+        out.contains("you keep your place in line. Goodbye."),
+        "{out}"
+    );
     let items = callbacks(&s);
     assert_eq!(items.len(), 1, "{items:?}");
     let item = &items[0];
@@ -252,14 +258,25 @@ fn a_typed_national_number_is_stored_as_e164_and_an_invalid_one_never() {
     let s = queue_server(&data);
     // Another number typed after the read-back, then confirmed.
     let out = call_in(&s, "2,07700900123#,1", &[]);
-    assert!(out.contains("We will call you back on 0 7 7 0 0 9 0 0 1 2 3"), "{out}");
+    assert!(
+        out.contains("We will call you back on 0 7 7 0 0 9 0 0 1 2 3"),
+        "{out}"
+    );
     let items = callbacks(&s);
     assert_eq!(items.len(), 1, "{items:?}");
     assert_eq!(items[0]["to"], "+447700900123");
     // A withheld caller types 999, then 123, then 0: three refusals, back to waiting.
     let out = call_in(&s, "2,999#,123#,0#", &["--from", "+266696687"]);
     assert!(out.contains("Please type the number"), "{out}");
-    assert_eq!(out.matches("not a number we can call back").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("not a number we can call back").count(),
+        2,
+        "{out}"
+    );
     assert!(out.contains("we could not take that number"), "{out}");
-    assert_eq!(callbacks(&s).len(), 1, "nothing stored for the refused numbers");
+    assert_eq!(
+        callbacks(&s).len(),
+        1,
+        "nothing stored for the refused numbers"
+    );
 }

@@ -3,13 +3,15 @@
 //! The flow returns [`Effect`]s as data; [`Effects`] carries them out on
 //! the ports an entry point has — a [`JobQueue`] for recordings, a
 //! [`StateStore`] for transcriptions and once-only claims, a [`TwilioApi`]
-//! for SMS. A Lambda function that renders TwiML only has none of them
-//! ([`Effects::none`]); the recording webhook has a queue and a state store
-//! (SQS, DynamoDB); the queue result a state store and Twilio; `ivr serve`
-//! all three (its in-process queue, local or AWS state, Twilio's REST API
-//! or the SMS folder). An effect whose port is missing is refused, so a
-//! route that starts producing a new effect fails loudly (503) instead of
-//! silently doing nothing.
+//! for SMS, a [`WorkStore`] for callbacks asked for in the queue. A Lambda
+//! function that renders TwiML only has none of them ([`Effects::none`]);
+//! the recording webhook has a queue and a state store (SQS, DynamoDB); the
+//! queue result a state store and Twilio; the queue's callback offer the
+//! work table; `ivr serve` all four (its in-process queue, local or AWS
+//! state, Twilio's REST API or the SMS folder, SQLite). An effect whose port
+//! is missing is refused, so a route that starts producing a new effect
+//! fails loudly (503, or the reply's own [`if_failed`](crate::answer::Reply::if_failed)
+//! words for a caller who is still listening) instead of silently doing nothing.
 //!
 //! [`serve_one`] is the request loop every HTTP entry point shares: the
 //! app, then its effects, then one log line.
@@ -550,6 +552,126 @@ mod tests {
         assert_eq!(
             refused.outcome,
             "effect failed: this function cannot carry out process-recording"
+        );
+    }
+
+    /// The repository's config.ini (its queue offers callbacks), open (unsigned).
+    fn repo_app() -> App {
+        App {
+            config: Config::parse(include_str!("../../config.ini"))
+                .unwrap()
+                .config,
+            ..app()
+        }
+    }
+
+    /// The caller pressed 1 to confirm the callback to their own number.
+    fn callback_confirmed() -> WebRequest {
+        let mut req = recording_callback();
+        req.path = "/ivr/queue/callback".into();
+        req.query = Some(
+            "initiated_by_section=callin&joined=1795000000&number=%2B447700900555&tries=0".into(),
+        );
+        req.body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("CallSid", CA),
+                ("From", "+447700900555"),
+                ("To", "+442079460100"),
+                ("Digits", "1"),
+            ])
+            .finish()
+            .into_bytes();
+        req
+    }
+
+    /// A work store that is down.
+    struct DownWork;
+
+    impl WorkStore for DownWork {
+        async fn create_callback(
+            &self,
+            _: &NewCallback,
+            _: Option<&IdempotencyKey>,
+            _: String,
+            _: DateTime<Utc>,
+        ) -> Result<Created, StoreError> {
+            Err(PortError::Transient("table unavailable".into()).into())
+        }
+
+        async fn get(&self, _: &str) -> PortResult<Option<WorkItem>> {
+            Err(PortError::Transient("table unavailable".into()))
+        }
+
+        async fn list(&self, _: ListFilter, _: Option<&str>, _: usize) -> PortResult<Page> {
+            Err(PortError::Transient("table unavailable".into()))
+        }
+
+        async fn cancel(&self, _: &str, _: &str, _: DateTime<Utc>) -> PortResult<CancelOutcome> {
+            Err(PortError::Transient("table unavailable".into()))
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_confirmed_callback_is_one_work_item_however_often_it_is_posted() {
+        let clock = Clock::from_env().unwrap();
+        let app = repo_app();
+        let store = std::sync::Arc::new(crate::work::sqlite::SqliteWork::in_memory());
+        let runner = Effects::none().with_work(store.clone());
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            let h = serve_one(&app, &runner, &clock, &callback_confirmed()).await;
+            assert_eq!(h.response.status, 200);
+            assert!(h.response.body.contains("<Hangup"), "{}", h.response.body);
+            outcomes.push(h);
+        }
+        let page = store.list(ListFilter::default(), None, 10).await.unwrap();
+        assert_eq!(page.items.len(), 1, "{:?}", page.items);
+        let item = &page.items[0];
+        assert_eq!(
+            (item.to.as_str(), item.from.as_str(), item.queue.as_str()),
+            ("+447700900555", "+442079460100", "ask-the-plumber")
+        );
+        assert_eq!(item.call_sid.as_deref(), Some(CA));
+        assert_eq!(item.joined_at.timestamp(), 1_795_000_000);
+        // An API client cannot reach the call's key: `Idempotency-Key` is visible ASCII only.
+        assert!(call_callback_key(CA).key.contains(' '));
+    }
+
+    #[tokio::test]
+    async fn a_callback_the_store_cannot_take_is_apologised_for_not_a_503() {
+        let clock = Clock::from_env().unwrap();
+        let h = serve_one(
+            &repo_app(),
+            &Effects::none().with_work(DownWork),
+            &clock,
+            &callback_confirmed(),
+        )
+        .await;
+        assert_eq!(h.response.status, 200);
+        assert!(
+            h.response
+                .body
+                .contains("cannot take callback requests right now"),
+            "{}",
+            h.response.body
+        );
+        assert!(
+            !h.response.body.contains("<Hangup"),
+            "the caller keeps waiting"
+        );
+        assert!(
+            h.outcome.contains("table unavailable") && h.outcome.contains("the caller was told"),
+            "{}",
+            h.outcome
+        );
+        // Without a work store at all: the same apology (the function is misconfigured).
+        let h = serve_one(&repo_app(), &Effects::none(), &clock, &callback_confirmed()).await;
+        assert_eq!(h.response.status, 200);
+        assert!(
+            h.outcome.contains("cannot carry out create-callback"),
+            "{}",
+            h.outcome
         );
     }
 }

@@ -22,7 +22,7 @@
 //! | [`flow`] | route → section → hours gate → the section's answer |
 //! | [`recordings`] | the recording status callback and the pipeline (export, alerts, delete) behind its ports |
 //! | [`effects`], [`shell`], [`web`], `lambda`, `twilio` | the shell: carrying out effects, the environment, HTTP rules, Lambda glue, Twilio's REST API |
-//! | [`work`] | work items (callbacks, voicemails): the model, the store trait and its contract, SQLite (`sqlite` feature), the JSON API |
+//! | [`work`] | work items (callbacks, voicemails): the model and the store trait (beside [`answer`], whose effects name them), the contract, SQLite (`sqlite` feature), and the JSON API (shell) |
 //!
 //! Not here: HTTP servers and clients for the operator tools (see the `ivr`
 //! crate), and anything that needs the network on the TwiML hot path.

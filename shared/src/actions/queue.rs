@@ -262,9 +262,7 @@ impl ActionType for Queue {
 
     fn summary(&self) -> Vec<String> {
         let mut lines = vec![format!("queue {}", self.queue)];
-        if let Some(cb) = &self.callback {
-            lines.push(format!("callback offer: press {}", cb.key));
-        }
+
         let said: Vec<&str> = [
             self.announce_position.then_some("position"),
             self.announce_wait.then_some("wait"),
@@ -279,6 +277,9 @@ impl ActionType for Queue {
         lines.push(s);
         if let Some(lw) = &self.long_wait {
             lines.push(format!("long wait: over {}s", lw.seconds));
+        }
+        if let Some(cb) = &self.callback {
+            lines.push(format!("callback offer: press {}", cb.key));
         }
         lines
     }
