@@ -186,7 +186,7 @@ async fn serve(served: Served, port: u16, limits: Limits) -> ExitCode {
     let config = &st.app.config;
     for entry in config.entries().iter().skip(1) {
         if let shared::config::Node::Action(a) = entry {
-            eprintln!("  call-in line: http://{bound}/ivr/action/{a}   (try: cargo run --bin ivr -- call --url http://{bound}/ivr/action/{a} --queue-position 2 --queue-avg-wait 120)");
+            eprintln!("  call-in line: http://{bound}/ivr/action/{a}   (try: cargo run --bin ivr -- call --url http://{bound}/ivr/action/{a} --queue-position 2 --queue-avg-wait 120 --press -)");
         }
     }
     for line in config.agent_lines.values() {
