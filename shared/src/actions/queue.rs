@@ -379,6 +379,31 @@ pub fn wait_phrase(seconds: u32) -> Option<String> {
     }
 }
 
+/// A callback prompt: digits (ended by `#` or the timeout) go to
+/// `/ivr/queue/callback` with the joining time, the number proposed for a
+/// 1 (if any) and the refusals so far, all in the signed URL.
+fn callback_gather(
+    a: &Answer,
+    name: &str,
+    joined: &str,
+    number: Option<&str>,
+    tries: u32,
+    children: Vec<Prompt>,
+) -> Verb {
+    let tries = tries.to_string();
+    let mut query = vec![("initiated_by_section", name), ("joined", joined)];
+    if let Some(n) = number {
+        query.push(("number", n));
+    }
+    query.push(("tries", &tries));
+    Verb::Gather(Gather {
+        num_digits: None,
+        action: Some(a.links.to(&Route::QueueCallback, &query)),
+        timeout: Some(CALLBACK_TIMEOUT),
+        children,
+    })
+}
+
 /// When the caller joined the queue: the `joined` the passes carry (Unix
 /// seconds, never in the future), else now.
 fn joined(a: &Answer) -> DateTime<Utc> {
@@ -547,23 +572,15 @@ impl Queue {
             "{CALLBACK_READ_BACK} {}. {CALLBACK_CONFIRM}",
             phone::spoken(number, called)
         );
-        let tries = tries.to_string();
-        let url = a.links.to(
-            &Route::QueueCallback,
-            &[
-                ("initiated_by_section", name),
-                ("joined", joined),
-                ("number", number),
-                ("tries", &tries),
-            ],
-        );
         Reply::single(
-            Verb::Gather(Gather {
-                num_digits: None,
-                action: Some(url),
-                timeout: Some(CALLBACK_TIMEOUT),
-                children: vec![Prompt::Say(a.say(&text))],
-            }),
+            callback_gather(
+                a,
+                name,
+                joined,
+                Some(number),
+                tries,
+                vec![Prompt::Say(a.say(&text))],
+            ),
             format!("queue {}: callback to {number}?", self.queue),
         )
     }
@@ -577,27 +594,13 @@ impl Queue {
         before: Option<&str>,
         tries: u32,
     ) -> Reply {
-        let tries_s = tries.to_string();
-        let url = a.links.to(
-            &Route::QueueCallback,
-            &[
-                ("initiated_by_section", name),
-                ("joined", joined),
-                ("tries", &tries_s),
-            ],
-        );
         let mut children = Vec::new();
         if let Some(b) = before {
             children.push(Prompt::Say(a.say(b)));
         }
         children.push(Prompt::Say(a.say(CALLBACK_TYPE)));
         Reply::single(
-            Verb::Gather(Gather {
-                num_digits: None,
-                action: Some(url),
-                timeout: Some(CALLBACK_TIMEOUT),
-                children,
-            }),
+            callback_gather(a, name, joined, None, tries, children),
             format!(
                 "queue {}: callback number asked (try {})",
                 self.queue,
